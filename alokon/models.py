@@ -1,0 +1,35 @@
+"""The user model: every user belongs to one location and sees that location's subtree only."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    WAREHOUSE = "warehouse", _("Warehouse staff")
+    FIELD = "field", _("Field worker (PKB/PLKB)")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Administrator")
+
+
+class User(AbstractUser):
+    location = models.ForeignKey(
+        "inventory.Location",
+        verbose_name=_("home location"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        help_text=_("The user sees and acts on this location's subtree only."),
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.WAREHOUSE)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def scope_root(self):
+        """The root of the subtree this user may see, or None for no access."""
+        return self.location

@@ -1,0 +1,22 @@
+"""The write side's tables: the location tree, products and lots, and the stock ledger."""
+
+from inventory.models.ledger import LedgerEntry, Movement, MovementKind, StockBalance
+from inventory.models.locations import ClinicKind, Level, Location, VirtualRole
+from inventory.models.policies import StockPolicy
+from inventory.models.products import Lot, Method, Product, Unit
+
+__all__ = [
+    "ClinicKind",
+    "LedgerEntry",
+    "Level",
+    "Location",
+    "Lot",
+    "Method",
+    "Movement",
+    "MovementKind",
+    "Product",
+    "StockBalance",
+    "StockPolicy",
+    "Unit",
+    "VirtualRole",
+]

@@ -1,0 +1,1 @@
+"""Reads of the write side: functions that return querysets, scoped and annotated in SQL."""
