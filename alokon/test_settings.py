@@ -16,3 +16,7 @@ STORAGES = {  # noqa: F405
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Several test runs may share one server (the embedded default, or CI's): each can
+# name its own test database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ALOKON_TEST_DB", "test_alokon")}  # noqa: F405

@@ -1,4 +1,11 @@
-from django.urls import path
-from django.contrib import admin
+"""URL map: pages (inventory.urls), the REST API (inventory.api.urls), admin, language switch."""
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("inventory.api.urls")),
+    path("", include("inventory.urls")),
+]

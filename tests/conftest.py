@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests run on a real PostgreSQL: ``DATABASE_URL`` or the embedded server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from inventory.models import Lot, Product
+from inventory.services.opening import opening_balance_post
+from tests.factories import DEMO_PASSWORD, LotFactory, UserFactory, build_tree
+
+
+@pytest.fixture
+def tree(db):
+    return build_tree()
+
+
+@pytest.fixture
+def products(db):
+    return {p.code: p for p in Product.objects.all()}
+
+
+@pytest.fixture
+def lot(db) -> Lot:
+    return LotFactory(product=Product.objects.get(code="PIL-KOMB"), batch="PK-001")
+
+
+@pytest.fixture
+def stocked(tree, lot):
+    """100 units of ``lot`` at the province warehouse, as an opening balance."""
+    opening_balance_post(
+        location=tree["prov"], lines=[(lot, 100)], business_date=timezone.localdate() - dt.timedelta(days=30)
+    )
+    return tree
+
+
+@pytest.fixture
+def password():
+    return DEMO_PASSWORD
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, location, role="warehouse", **kwargs):
+        return UserFactory(username=username, location=location, role=role, **kwargs)
+
+    return make

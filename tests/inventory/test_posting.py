@@ -1,0 +1,73 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from inventory.errors import InsufficientStock, InvalidMovement
+from inventory.models import LedgerEntry, Movement, MovementKind, StockBalance, VirtualRole
+from inventory.services.posting import EntrySpec, movement_post, transfer, virtual_location
+
+pytestmark = pytest.mark.django_db
+
+
+def test_opening_balance_moves_stock_from_supplier(stocked, lot):
+    balance = StockBalance.objects.get(location=stocked["prov"], lot=lot)
+    assert balance.quantity == 100
+    supplier = virtual_location(VirtualRole.SUPPLIER)
+    assert not StockBalance.objects.filter(location=supplier).exists()
+    entry = LedgerEntry.objects.get(location=supplier, lot=lot)
+    assert entry.quantity == -100 and entry.balance_after is None
+
+
+def test_transfer_updates_both_balances_and_balance_after(stocked, lot):
+    today = timezone.localdate()
+    movement_post(
+        kind=MovementKind.DISPATCH,
+        entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=30),
+        business_date=today,
+        document="T-1",
+    )
+    assert StockBalance.objects.get(location=stocked["prov"], lot=lot).quantity == 70
+    assert StockBalance.objects.get(location=stocked["palu"], lot=lot).quantity == 30
+    last = LedgerEntry.objects.filter(location=stocked["prov"], lot=lot).latest("id")
+    assert last.balance_after == 70 and last.quantity == -30
+
+
+def test_shortage_names_location_product_lot_and_writes_nothing(stocked, lot):
+    before = (Movement.objects.count(), LedgerEntry.objects.count())
+    with pytest.raises(InsufficientStock) as excinfo:
+        movement_post(
+            kind=MovementKind.DISPATCH,
+            entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=101),
+            business_date=timezone.localdate(),
+            document="T-2",
+        )
+    message = str(excinfo.value)
+    for part in ("72", "PIL-KOMB", "PK-001", "100", "101"):
+        assert part in message
+    assert (Movement.objects.count(), LedgerEntry.objects.count()) == before
+    assert StockBalance.objects.get(location=stocked["prov"], lot=lot).quantity == 100
+    assert not StockBalance.objects.filter(location=stocked["palu"]).exists()
+
+
+def test_unbalanced_movement_is_refused_before_the_database(stocked, lot):
+    with pytest.raises(InvalidMovement):
+        movement_post(
+            kind=MovementKind.ADJUSTMENT,
+            entries=[
+                EntrySpec(location=stocked["prov"], lot=lot, quantity=-5),
+                EntrySpec(location=virtual_location(VirtualRole.LOSS), lot=lot, quantity=4),
+            ],
+            business_date=timezone.localdate(),
+            document="T-3",
+        )
+
+
+def test_future_date_is_refused(stocked, lot):
+    with pytest.raises(InvalidMovement):
+        movement_post(
+            kind=MovementKind.DISPATCH,
+            entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=1),
+            business_date=timezone.localdate() + dt.timedelta(days=1),
+            document="T-4",
+        )
