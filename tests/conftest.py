@@ -7,9 +7,21 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from inventory.models import Lot, Product
+from inventory.models import Location, Lot, Product, StockPolicy
+from inventory.reference import ensure_reference_data
 from inventory.services.opening import opening_balance_post
 from tests.factories import DEMO_PASSWORD, LotFactory, UserFactory, build_tree
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request):
+    """Transactional tests end with a flush that empties every table, including the
+    products and virtual locations migration 0003 created; put them back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        ensure_reference_data(Product, Location, StockPolicy)
 
 
 @pytest.fixture
