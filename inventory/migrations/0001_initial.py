@@ -146,10 +146,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='location',
-            index=models.Index(fields=['path'], name='location_path_like', opclasses=['varchar_pattern_ops']),
-        ),
-        migrations.AddIndex(
-            model_name='location',
             index=models.Index(fields=['parent', 'code'], name='location_parent_code'),
         ),
         migrations.AddConstraint(

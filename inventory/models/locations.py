@@ -84,6 +84,8 @@ class Location(models.Model):
     parent = models.ForeignKey(
         "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
+    # unique=True also makes Django add a varchar_pattern_ops ("_like") index, so
+    # LIKE 'prefix%' is a range scan whatever the database collation is.
     path = models.CharField(max_length=255, editable=False, unique=True)
     clinic_kind = models.CharField(_("clinic kind"), max_length=16, choices=ClinicKind.choices, blank=True, default="")
     virtual_role = models.CharField(
@@ -100,8 +102,6 @@ class Location(models.Model):
         verbose_name_plural = _("locations")
         ordering = ["path"]
         indexes = [
-            # LIKE 'prefix%' can use this index whatever the database collation is.
-            models.Index(fields=["path"], name="location_path_like", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["parent", "code"], name="location_parent_code"),
         ]
         constraints = [
