@@ -145,6 +145,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# --- imports and exports ----------------------------------------------------------
+# A cell such as =HYPERLINK(...) in a location name must not become a live formula.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
 # --- Celery -----------------------------------------------------------------------
 # Without CELERY_BROKER_URL, a filesystem transport under .data/broker carries
 # tasks between processes on one machine with no server at all.

@@ -13,6 +13,11 @@ from django.utils.translation import gettext as _
 from inventory.models import Location
 
 
+def is_unscoped(user) -> bool:
+    """A superuser without a home location sees the whole country (and the virtual locations)."""
+    return user.is_superuser and getattr(user, "location_id", None) is None
+
+
 def visible_locations(user):
     """Real locations the user may see (their home location's subtree)."""
     qs = Location.objects.real()

@@ -1,0 +1,1 @@
+"""Forms of the write side, one module per use case."""

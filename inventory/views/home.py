@@ -1,0 +1,64 @@
+"""The home page: one view, a different page per role.
+
+- warehouse staff: their own warehouse's stock by product, links down the tree;
+- field workers (PKB/PLKB): every clinic under their location, zero stock highlighted;
+- managers: each child area's stock totals (warehouse and everything below it);
+- administrators and superusers: links to the admin, then the manager's page.
+
+A user without a home location sees nothing but a message saying so (a superuser
+without one sees the whole tree, as ``visible_locations`` allows).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from alokon.models import Role
+from inventory.models import Level
+from inventory.selectors.scope import visible_locations
+from inventory.views.summaries import active_products, area_totals, location_summary, locations_summary
+
+
+@login_required
+def home(request):
+    user = request.user
+    location = user.location
+    if location is None and not user.is_superuser:
+        return render(request, "inventory/home/no_location.html")
+
+    if user.is_superuser or user.role == Role.ADMIN:
+        return _manager(request, location, template="inventory/home/admin.html")
+    if user.role == Role.MANAGER:
+        return _manager(request, location, template="inventory/home/manager.html")
+    if user.role == Role.FIELD:
+        return _field(request, location)
+    return _warehouse(request, location)
+
+
+def _warehouse(request, location):
+    return render(
+        request,
+        "inventory/home/warehouse.html",
+        {
+            "location": location,
+            "summary": location_summary(location),
+            "children": location.children.real(),
+        },
+    )
+
+
+def _field(request, location):
+    products = active_products()
+    clinics = list(visible_locations(request.user).filter(level=Level.CLINIC, is_active=True))
+    return render(
+        request,
+        "inventory/home/field.html",
+        {"location": location, "products": products, "clinics": locations_summary(clinics, products)},
+    )
+
+
+def _manager(request, location, *, template):
+    products = active_products()
+    own, areas = area_totals(location, products)
+    return render(request, template, {"location": location, "products": products, "own": own, "areas": areas})
