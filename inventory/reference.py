@@ -44,20 +44,20 @@ def ensure_reference_data(Product, Location, StockPolicy) -> None:
     for code, name, unit, method, cyp, short, revisit in PRODUCTS:
         Product.objects.get_or_create(
             code=code,
-            defaults=dict(
-                name=name,
-                unit=unit,
-                method=method,
-                cyp_factor=cyp.quantize(q6),
-                short_acting=short,
-                revisit_days=revisit,
-            ),
+            defaults={
+                "name": name,
+                "unit": unit,
+                "method": method,
+                "cyp_factor": cyp.quantize(q6),
+                "short_acting": short,
+                "revisit_days": revisit,
+            },
         )
     for role, (code, name) in VIRTUAL_LOCATIONS.items():
         Location.objects.get_or_create(
-            virtual_role=role, defaults=dict(code=code, name=name, level="virtual", path=f"{code}/")
+            virtual_role=role, defaults={"code": code, "name": name, "level": "virtual", "path": f"{code}/"}
         )
     for level, (mn, mx, eop) in DEFAULT_POLICIES.items():
         StockPolicy.objects.get_or_create(
-            level=level, location=None, defaults=dict(min_months=mn, max_months=mx, emergency_months=eop)
+            level=level, location=None, defaults={"min_months": mn, "max_months": mx, "emergency_months": eop}
         )

@@ -131,6 +131,20 @@ class Location(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
+    def save(self, *args, **kwargs):
+        new_path = self.compute_path()
+        old_path = None
+        if self.pk:
+            old_path = Location.objects.filter(pk=self.pk).values_list("path", flat=True).first()
+        with transaction.atomic():
+            self.path = new_path
+            super().save(*args, **kwargs)
+            if old_path and old_path != new_path:
+                # The code or parent changed: rewrite the descendants' paths in one statement.
+                Location.objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
+                    path=Concat(Value(new_path), Substr(F("path"), len(old_path) + 1))
+                )
+
     @property
     def is_virtual(self) -> bool:
         return self.level == Level.VIRTUAL
@@ -149,8 +163,10 @@ class Location(models.Model):
         expected = CHILD_LEVEL.get(self.parent.level)
         if expected != self.level:
             raise ValidationError(
-                {"parent": _("A %(level)s cannot be placed under a %(parent)s.")
-                 % {"level": self.get_level_display(), "parent": self.parent.get_level_display()}}
+                {
+                    "parent": _("A %(level)s cannot be placed under a %(parent)s.")
+                    % {"level": self.get_level_display(), "parent": self.parent.get_level_display()}
+                }
             )
         if self.clinic_kind and self.level != Level.CLINIC:
             raise ValidationError({"clinic_kind": _("Only clinics have a clinic kind.")})
@@ -159,20 +175,6 @@ class Location(models.Model):
         if self.is_virtual or self.parent is None:
             return f"{self.code}/"
         return f"{self.parent.path}{self.code}/"
-
-    def save(self, *args, **kwargs):
-        new_path = self.compute_path()
-        old_path = None
-        if self.pk:
-            old_path = Location.objects.filter(pk=self.pk).values_list("path", flat=True).first()
-        with transaction.atomic():
-            self.path = new_path
-            super().save(*args, **kwargs)
-            if old_path and old_path != new_path:
-                # The code or parent changed: rewrite the descendants' paths in one statement.
-                Location.objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
-                    path=Concat(Value(new_path), Substr(F("path"), len(old_path) + 1))
-                )
 
     def is_within(self, root: Location) -> bool:
         return self.path.startswith(root.path)

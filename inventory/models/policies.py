@@ -69,8 +69,6 @@ class StockPolicy(models.Model):
             raise ValidationError(_("Choose either a level or a location, not both."))
         if self.location_id and self.location.level == Level.VIRTUAL:
             raise ValidationError({"location": _("Virtual locations hold no stock policy.")})
-        if None not in (self.min_months, self.max_months, self.emergency_months):
-            if not (Decimal(0) <= self.emergency_months <= self.min_months < self.max_months):
-                raise ValidationError(
-                    _("The months must satisfy: 0 ≤ emergency order point ≤ minimum < maximum.")
-                )
+        months = (self.min_months, self.max_months, self.emergency_months)
+        if None not in months and not (Decimal(0) <= self.emergency_months <= self.min_months < self.max_months):
+            raise ValidationError(_("The months must satisfy: 0 ≤ emergency order point ≤ minimum < maximum."))

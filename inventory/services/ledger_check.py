@@ -38,15 +38,23 @@ class Mismatch:
         where = f"{self.location} {self.product} {self.batch}" if self.location else self.reference
         if self.kind == "balance":
             return _("balance of %(where)s is %(found)s but its entries sum to %(expected)s") % {
-                "where": where, "found": self.found, "expected": self.expected
+                "where": where,
+                "found": self.found,
+                "expected": self.expected,
             }
         if self.kind == "chain":
             return _("%(ref)s at %(where)s: balance after is %(found)s, running total is %(expected)s") % {
-                "ref": self.reference, "where": where, "found": self.found, "expected": self.expected
+                "ref": self.reference,
+                "where": where,
+                "found": self.found,
+                "expected": self.expected,
             }
         if self.kind == "movement":
             return _("movement %(ref)s does not net to zero for %(product)s %(batch)s (net %(found)s)") % {
-                "ref": self.reference, "product": self.product, "batch": self.batch, "found": self.found
+                "ref": self.reference,
+                "product": self.product,
+                "batch": self.batch,
+                "found": self.found,
             }
         return _("%(where)s: virtual location entries carry a balance after") % {"where": where}
 

@@ -72,13 +72,13 @@ def transfer(*, source: Location, destination: Location, lot: Lot, quantity: int
 
 def _validate(entries: Sequence[EntrySpec], business_date: dt.date, document: str) -> None:
     if len(entries) < 2:
-        raise InvalidMovement(_("A movement needs at least two entries: stock leaves one place and arrives at another."))
+        raise InvalidMovement(
+            _("A movement needs at least two entries: stock leaves one place and arrives at another.")
+        )
     if not document:
         raise InvalidMovement(_("A movement needs a document number."))
     if business_date > timezone.localdate():
-        raise InvalidMovement(
-            _("The date %(date)s is in the future.") % {"date": business_date.isoformat()}
-        )
+        raise InvalidMovement(_("The date %(date)s is in the future.") % {"date": business_date.isoformat()})
     net: dict[int, int] = defaultdict(int)
     for entry in entries:
         if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int):

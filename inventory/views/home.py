@@ -17,7 +17,7 @@ from django.shortcuts import render
 from alokon.models import Role
 from inventory.models import Level
 from inventory.selectors.scope import visible_locations
-from inventory.views.summaries import active_products, area_totals, location_summary, locations_summary
+from inventory.selectors.summaries import active_products, area_totals, location_summary, locations_summary
 
 
 @login_required

@@ -13,7 +13,7 @@ from django.utils import timezone
 from inventory.models import StockPolicy
 from inventory.selectors.scope import location_for_user
 from inventory.selectors.stock import stock_rows
-from inventory.views.summaries import expiry_flag, location_summary
+from inventory.selectors.summaries import expiry_flag, location_summary
 
 
 def breadcrumbs(user, location):

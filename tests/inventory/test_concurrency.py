@@ -62,7 +62,10 @@ def test_eight_writers_on_one_row_lose_no_update_and_never_overdraw(stocked, lot
     received = sum(StockBalance.objects.get(location=d, lot=lot).quantity for d in destinations)
     assert received == 100
     # every successful posting left a balance-after in a gap-free chain down to zero
-    afters = list(LedgerEntry.objects.filter(location=source, quantity__lt=0).order_by("id").values_list(
-        "balance_after", flat=True))
+    afters = list(
+        LedgerEntry.objects.filter(location=source, quantity__lt=0)
+        .order_by("id")
+        .values_list("balance_after", flat=True)
+    )
     assert afters == list(range(99, -1, -1))
     assert ledger_check().ok

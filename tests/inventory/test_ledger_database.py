@@ -105,12 +105,15 @@ def test_lot_batch_is_unique_per_product(db):
 def test_unbalanced_movement_fails_at_commit(stocked, lot):
     """Without forcing the check, the deferred trigger fires when the transaction commits."""
     entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
-    with pytest.raises(IntegrityError, match="does not net to zero"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-                " business_date, recorded_at, balance_after)"
-                " VALUES (%s, %s, %s, %s, 3, 'adjustment', now(), now(), 103)",
-                [entry.movement_id, entry.location_id, lot.id, lot.product_id],
-            )
+    with (
+        pytest.raises(IntegrityError, match="does not net to zero"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
+            " business_date, recorded_at, balance_after)"
+            " VALUES (%s, %s, %s, %s, 3, 'adjustment', now(), now(), 103)",
+            [entry.movement_id, entry.location_id, lot.id, lot.product_id],
+        )
     assert LedgerEntry.objects.count() == 2

@@ -17,7 +17,11 @@ def test_paths_follow_the_tree(tree):
     codes = list(Location.objects.subtree(tree["palu"]).values_list("code", flat=True))
     assert codes == ["72.71", "72.71-001", "72.71-002"]
     assert set(Location.objects.subtree(tree["prov"], include_root=False).values_list("code", flat=True)) == {
-        "72.71", "72.71-001", "72.71-002", "72.10", "72.10-001"
+        "72.71",
+        "72.71-001",
+        "72.71-002",
+        "72.10",
+        "72.10-001",
     }
     assert [a.code for a in tree["c1"].ancestors()] == ["00", "72", "72.71"]
 
