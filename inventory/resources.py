@@ -23,9 +23,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
-from inventory.selectors.scope import is_unscoped
 from inventory.models import LedgerEntry, Level, Location, Lot, Movement, Product, StockBalance, StockPolicy
-from inventory.selectors.scope import visible_locations
+from inventory.selectors.scope import is_unscoped, visible_locations
 
 DATE_FORMAT = "%Y-%m-%d"
 

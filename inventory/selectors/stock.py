@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from inventory.models import LedgerEntry, Location, MovementKind, StockBalance
+from inventory.models import LedgerEntry, Location, MovementKind, Product, StockBalance
 
 AMC_MONTHS = 3
 
@@ -71,10 +71,14 @@ def months_of_stock(quantity: int, amc: Decimal | None) -> Decimal | None:
     return (Decimal(quantity) / amc).quantize(Decimal("0.1"))
 
 
-def stock_card(location: Location, product_code: str) -> QuerySet:
-    """Every entry of one product at one location, in posting order, with its document."""
+def stock_card(location: Location, product: Product) -> QuerySet:
+    """Every entry of one product at one location, in posting order, with its document.
+
+    Filtering on product_id (not a join on the code) makes each page one ordered
+    range scan of the entry_stock_card index (location, product, id), even at a
+    deep offset of a 10-million-entry ledger."""
     return (
-        LedgerEntry.objects.filter(location=location, product__code=product_code)
+        LedgerEntry.objects.filter(location=location, product=product)
         .select_related("lot", "movement", "recorded_by")
         .order_by("id")
     )

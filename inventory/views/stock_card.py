@@ -101,7 +101,7 @@ def stock_card(request, code, product_code):
 
     date_from = form.cleaned_data.get("from") if form.is_bound else None
     date_to = form.cleaned_data.get("to") if form.is_bound else None
-    entries = stock_card_entries(location, product.code).filter(stock_card_filter(date_from, date_to))
+    entries = stock_card_entries(location, product).filter(stock_card_filter(date_from, date_to))
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
 
     rows = _with_product_balance(location, product, list(page.object_list))
