@@ -21,6 +21,7 @@ from django.db import models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from inventory.reference import VIRTUAL_LOCATIONS
 
@@ -31,7 +32,7 @@ class Level(models.TextChoices):
     NATIONAL = "national", _("National")
     PROVINCE = "province", _("Province")
     DISTRICT = "district", _("District")
-    CLINIC = "clinic", _("Clinic")
+    CLINIC = "clinic", pgettext_lazy("location level", "Clinic")
     VIRTUAL = "virtual", _("Virtual")
 
 

@@ -56,7 +56,7 @@ class Mismatch:
                 "batch": self.batch,
                 "found": self.found,
             }
-        return _("%(where)s: virtual location entries carry a balance after") % {"where": where}
+        return _("%(where)s: entries at a virtual location must not carry a balance after") % {"where": where}
 
 
 @dataclass

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from inventory.errors import InsufficientStock, InvalidMovement, Shortage
 from inventory.models import LedgerEntry, Location, Lot, Movement, MovementKind, VirtualRole
@@ -95,7 +96,11 @@ def _validate(entries: Sequence[EntrySpec], business_date: dt.date, document: st
     unbalanced = [lot_id for lot_id, total in net.items() if total != 0]
     if unbalanced:
         raise InvalidMovement(
-            _("The entries of a movement must net to zero for every lot; they do not for %(count)d lot(s).")
+            ngettext(
+                "The entries of a movement must net to zero for every lot; they do not for %(count)d lot.",
+                "The entries of a movement must net to zero for every lot; they do not for %(count)d lots.",
+                len(unbalanced),
+            )
             % {"count": len(unbalanced)}
         )
 

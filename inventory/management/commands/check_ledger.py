@@ -8,7 +8,9 @@ from inventory.services.ledger_check import ledger_check
 
 
 class Command(BaseCommand):
-    help = "Check that every balance equals its entries, every balance-after chain holds and every movement nets to zero."
+    help = (
+        "Check that every balance equals its entries, every balance-after chain holds and every movement nets to zero."
+    )
 
     def handle(self, *args, **options):
         started = time.monotonic()
