@@ -61,7 +61,11 @@ class Movement(models.Model):
 
 
 class LedgerEntry(models.Model):
-    movement = models.ForeignKey(Movement, verbose_name=_("movement"), on_delete=models.PROTECT, related_name="entries")
+    # Indexed with the lot below (entry_movement_lot), which serves the foreign key
+    # and the commit-time "nets to zero per lot" trigger in one range scan.
+    movement = models.ForeignKey(
+        Movement, verbose_name=_("movement"), on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     location = models.ForeignKey(
         "inventory.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="+"
     )
@@ -94,6 +98,7 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["location", "product", "id"], name="entry_stock_card"),
             models.Index(fields=["location", "lot", "id"], name="entry_location_lot"),
+            models.Index(fields=["movement", "lot"], name="entry_movement_lot"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(quantity=0), name="entry_quantity_nonzero"),
