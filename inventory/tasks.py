@@ -1,0 +1,46 @@
+"""Celery tasks of the inventory app. Thin: each calls one service and logs what it found.
+
+``check_ledger`` is the nightly repair check (scheduled in the database by migration
+0004, so an administrator can move it): it recomputes balances from the ledger and
+reports every mismatch; it never repairs anything by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from inventory.services.ledger_check import ledger_check
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    # A database that restarts or fails over at night should not cost a night's check.
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+    # Generous: the check reads every ledger entry (tens of millions at national scale).
+    soft_time_limit=30 * 60,
+    time_limit=32 * 60,
+)
+def check_ledger() -> int:
+    """Run the ledger check; log each mismatch; return how many there are."""
+    report = ledger_check()
+    for mismatch in report.mismatches:
+        logger.error("ledger mismatch: %s", mismatch.describe())
+    counts = f"{report.entries} entries, {report.balances} balances, {report.movements} movements"
+    if report.ok:
+        logger.info("ledger check: consistent (%s)", counts)
+    else:
+        logger.error("ledger check: %d mismatch(es) in %s", len(report.mismatches), counts)
+    return len(report.mismatches)
+
+
+@shared_task(time_limit=30)
+def ping() -> str:
+    """Answer ``"pong"``: proves a worker consumes from the configured broker."""
+    return "pong"
