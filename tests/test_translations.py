@@ -11,6 +11,8 @@ import polib
 import pytest
 from django.utils import translation
 
+from alokon import embedded_db
+
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "alokon" / "locale" / "id" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
@@ -48,7 +50,14 @@ def test_every_marked_string_is_in_the_catalogue(tmp_path):
             shutil.copy(source, tmp_path / name)
     fresh = tmp_path / "alokon" / "locale" / "id" / "LC_MESSAGES" / "django.po"
     fresh.unlink()
-    env = dict(os.environ, PYTHONPATH=str(tmp_path), DJANGO_SETTINGS_MODULE="alokon.test_settings")
+    # The copy's settings must attach to this run's database server (ALOKON_DATA_DIR),
+    # not start an embedded one of their own under tmp_path and leave it running.
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="alokon.test_settings",
+        ALOKON_DATA_DIR=str(embedded_db.data_dir()),
+    )
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "id", "--no-location", "--ignore=.venv/*"],
         cwd=tmp_path,
