@@ -59,7 +59,7 @@ class LedgerAdmin(ReadOnlyAdminMixin, ImportExportPermissionMixin, ExportMixin, 
         return super().changelist_view(request, extra_context)
 
 
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LedgerEntry
     fields = ("location", "product", "lot", "quantity", "balance_after", "business_date", "recorded_by")
     readonly_fields = fields
@@ -74,15 +74,6 @@ class EntryInline(admin.TabularInline):
         # The other side of a scoped user's movements is usually virtual (supplier,
         # in transit, dispensed); a real location outside their subtree stays hidden.
         return qs.filter(Q(location__in=visible_locations(request.user)) | Q(location__level=Level.VIRTUAL))
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Movement)
