@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
@@ -44,8 +45,9 @@ def consumption_window(today: dt.date | None = None, months: int = AMC_MONTHS) -
     return dt.date(year, month, 1), end
 
 
-def average_monthly_consumption(location: Location, today: dt.date | None = None) -> dict[int, Decimal]:
-    """AMC per product id: units dispensed at ``location`` over the last 3 complete months ÷ 3.
+def amc_by_location(location_ids: list[int], today: dt.date | None = None) -> dict[int, dict[int, Decimal]]:
+    """AMC per location id and product id, in one query: units dispensed over the last
+    3 complete months ÷ 3.
 
     Only clinics dispense; for warehouses this is empty until the reports issue adds
     issues-to-subtree consumption.
@@ -53,16 +55,24 @@ def average_monthly_consumption(location: Location, today: dt.date | None = None
     start, end = consumption_window(today)
     rows = (
         LedgerEntry.objects.filter(
-            location=location,
+            location_id__in=location_ids,
             kind=MovementKind.DISPENSING,
             quantity__lt=0,
             business_date__gte=start,
             business_date__lt=end,
         )
-        .values("product_id")
+        .values("location_id", "product_id")
         .annotate(total=Sum("quantity"))
     )
-    return {r["product_id"]: Decimal(-r["total"]) / AMC_MONTHS for r in rows}
+    result: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for r in rows:
+        result[r["location_id"]][r["product_id"]] = Decimal(-r["total"]) / AMC_MONTHS
+    return result
+
+
+def average_monthly_consumption(location: Location, today: dt.date | None = None) -> dict[int, Decimal]:
+    """AMC per product id at one location (see ``amc_by_location``)."""
+    return amc_by_location([location.pk], today).get(location.pk, {})
 
 
 def months_of_stock(quantity: int, amc: Decimal | None) -> Decimal | None:

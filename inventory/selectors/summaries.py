@@ -16,8 +16,8 @@ from django.db.models import CharField, Func, Q, Sum, Value
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from inventory.models import LedgerEntry, Location, MovementKind, Product, StockBalance, StockPolicy
-from inventory.selectors.stock import AMC_MONTHS, average_monthly_consumption, consumption_window, months_of_stock
+from inventory.models import Location, Product, StockBalance, StockPolicy
+from inventory.selectors.stock import amc_by_location, average_monthly_consumption, months_of_stock
 
 EXPIRY_WARNING_DAYS = 90
 
@@ -90,26 +90,6 @@ def location_summary(location: Location, products: list[Product] | None = None) 
     return _rows(products, quantities, amc, StockPolicy.objects.for_location(location))
 
 
-def _amc_by_location(location_ids: list[int], today: dt.date | None = None) -> dict[int, dict[int, Decimal]]:
-    """``average_monthly_consumption`` for many locations in one query (same window, same rule)."""
-    start, end = consumption_window(today)
-    rows = (
-        LedgerEntry.objects.filter(
-            location_id__in=location_ids,
-            kind=MovementKind.DISPENSING,
-            quantity__lt=0,
-            business_date__gte=start,
-            business_date__lt=end,
-        )
-        .values("location_id", "product_id")
-        .annotate(total=Sum("quantity"))
-    )
-    result: dict[int, dict[int, Decimal]] = defaultdict(dict)
-    for r in rows:
-        result[r["location_id"]][r["product_id"]] = Decimal(-r["total"]) / AMC_MONTHS
-    return result
-
-
 def _policies_for(locations: list[Location]) -> dict[int, StockPolicy | None]:
     """``StockPolicy.objects.for_location`` for many locations in one query."""
     policies = list(StockPolicy.objects.filter(Q(location__in=locations) | Q(location__isnull=True)))
@@ -128,7 +108,7 @@ def locations_summary(locations: list[Location], products: list[Product]) -> lis
         .annotate(total=Sum("quantity"))
     ):
         quantities[r["location_id"]][r["product_id"]] = r["total"]
-    amc = _amc_by_location(ids)
+    amc = amc_by_location(ids)
     policies = _policies_for(locations)
     return [
         LocationStock(loc, _rows(products, quantities[loc.pk], amc.get(loc.pk, {}), policies[loc.pk]))
