@@ -1,12 +1,13 @@
 """Verify the ledger against its cache: the repair job's eyes.
 
-Three set-based passes over the ledger, each one scan:
+Set-based passes over the ledger, each one ordered index-only scan:
 
-1. per (location, lot): the balance row equals the sum of the entries, and
-   entries at virtual locations carry no running balance;
-2. per entry at a real location: ``balance_after`` equals the running sum of the
-   (location, lot)'s quantities in id (= posting) order, which is the same as
-   "each balance_after is the previous one plus the quantity, starting at zero";
+1. per entry, in (location, lot, id) order: at a real location ``balance_after``
+   equals the running sum of the (location, lot)'s quantities in id (= posting)
+   order, which is "each balance_after is the previous one plus the quantity,
+   starting at zero"; the last one equals the balance row; entries at virtual
+   locations carry no balance-after;
+2. balance rows with no entries at all must be zero (and never at a virtual location);
 3. per movement and lot: the entries net to zero.
 
 The database already refuses most of these states; this check is what notices when
@@ -26,7 +27,7 @@ LIMIT = 1000
 
 @dataclass(frozen=True)
 class Mismatch:
-    kind: str  # "balance", "chain", "movement", "virtual_balance_after"
+    kind: str  # "balance", "chain", "movement", "virtual_balance_after", "virtual_balance"
     location: str | None
     product: str | None
     batch: str | None
@@ -56,6 +57,11 @@ class Mismatch:
                 "batch": self.batch,
                 "found": self.found,
             }
+        if self.kind == "virtual_balance":
+            return _("%(where)s: a virtual location keeps no balance row, but one holds %(found)s") % {
+                "where": where,
+                "found": self.found,
+            }
         return _("%(where)s: entries at a virtual location must not carry a balance after") % {"where": where}
 
 
@@ -71,38 +77,43 @@ class LedgerReport:
         return not self.mismatches
 
 
-_BALANCES = f"""
-WITH sums AS (
-    SELECT location_id, lot_id, sum(quantity) AS total, count(balance_after) AS with_after
-      FROM inventory_ledgerentry
-     GROUP BY location_id, lot_id
-)
-SELECT CASE WHEN l.level = 'virtual' THEN 'virtual_balance_after' ELSE 'balance' END,
-       l.code, p.code, lot.batch, s.total, b.quantity
-  FROM sums s
-  FULL OUTER JOIN inventory_stockbalance b ON b.location_id = s.location_id AND b.lot_id = s.lot_id
-  JOIN inventory_location l ON l.id = coalesce(s.location_id, b.location_id)
-  JOIN inventory_lot lot ON lot.id = coalesce(s.lot_id, b.lot_id)
+# One pass over every entry in (location, lot, id) order: an index-only scan of
+# entry_location_lot, which includes quantity and balance_after. The running sum
+# checks each balance-after; the last entry of each (location, lot) meets its
+# balance row; entries at virtual locations must carry no balance-after.
+_ENTRIES = f"""
+SELECT e.id, e.movement_id, l.level = 'virtual', l.code, p.code, lot.batch, e.running, e.balance_after,
+       e.is_last, b.quantity
+  FROM (
+        SELECT id, movement_id, location_id, lot_id, balance_after,
+               sum(quantity) OVER w AS running,
+               lead(id) OVER w IS NULL AS is_last
+          FROM inventory_ledgerentry
+        WINDOW w AS (PARTITION BY location_id, lot_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+       ) e
+  JOIN inventory_location l ON l.id = e.location_id
+  LEFT JOIN inventory_stockbalance b ON e.is_last AND b.location_id = e.location_id AND b.lot_id = e.lot_id
+  JOIN inventory_lot lot ON lot.id = e.lot_id
   JOIN inventory_product p ON p.id = lot.product_id
- WHERE (l.level <> 'virtual' AND coalesce(s.total, 0) IS DISTINCT FROM b.quantity)
-    OR (l.level = 'virtual' AND (s.with_after > 0 OR b.id IS NOT NULL))
+ WHERE (l.level = 'virtual' AND e.balance_after IS NOT NULL)
+    OR (l.level <> 'virtual' AND e.balance_after IS DISTINCT FROM e.running)
+    OR (l.level <> 'virtual' AND e.is_last AND b.quantity IS DISTINCT FROM e.running)
+ ORDER BY e.id
  LIMIT {LIMIT}
 """
 
-_CHAIN = f"""
-SELECT e.id, e.movement_id, l.code, p.code, lot.batch, e.running, e.balance_after
-  FROM (
-        SELECT id, movement_id, location_id, lot_id, balance_after,
-               sum(quantity) OVER (PARTITION BY location_id, lot_id ORDER BY id
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
-          FROM inventory_ledgerentry
-         WHERE location_id IN (SELECT id FROM inventory_location WHERE level <> 'virtual')
-       ) e
-  JOIN inventory_location l ON l.id = e.location_id
-  JOIN inventory_lot lot ON lot.id = e.lot_id
+# Balance rows the pass above cannot see: at a (location, lot) without entries, or
+# at a virtual location (the trigger refuses those; a restore might not).
+_ORPHAN_BALANCES = f"""
+SELECT l.level = 'virtual', l.code, p.code, lot.batch, b.quantity
+  FROM inventory_stockbalance b
+  JOIN inventory_location l ON l.id = b.location_id
+  JOIN inventory_lot lot ON lot.id = b.lot_id
   JOIN inventory_product p ON p.id = lot.product_id
- WHERE e.balance_after IS DISTINCT FROM e.running
- ORDER BY e.id
+ WHERE (b.quantity <> 0 OR l.level = 'virtual')
+   AND NOT EXISTS (
+        SELECT 1 FROM inventory_ledgerentry e WHERE e.location_id = b.location_id AND e.lot_id = b.lot_id
+       )
  LIMIT {LIMIT}
 """
 
@@ -125,14 +136,20 @@ def ledger_check() -> LedgerReport:
     """Check every balance, every running balance and every movement; return what differs."""
     mismatches: list[Mismatch] = []
     with connection.cursor() as cursor:
-        cursor.execute(_BALANCES)
-        for kind, loc, product, batch, total, quantity in cursor.fetchall():
-            mismatches.append(Mismatch(kind, loc, product, batch, total, quantity))
-        cursor.execute(_CHAIN)
-        for entry_id, movement_id, loc, product, batch, running, after in cursor.fetchall():
-            mismatches.append(
-                Mismatch("chain", loc, product, batch, running, after, f"entry {entry_id} (movement {movement_id})")
-            )
+        cursor.execute(_ENTRIES)
+        for entry_id, movement_id, virtual, loc, product, batch, running, after, is_last, quantity in cursor:
+            reference = f"entry {entry_id} (movement {movement_id})"
+            if virtual:
+                mismatches.append(Mismatch("virtual_balance_after", loc, product, batch, None, after, reference))
+                continue
+            if after != running:
+                mismatches.append(Mismatch("chain", loc, product, batch, running, after, reference))
+            if is_last and quantity != running:
+                mismatches.append(Mismatch("balance", loc, product, batch, running, quantity))
+        cursor.execute(_ORPHAN_BALANCES)
+        for virtual, loc, product, batch, quantity in cursor.fetchall():
+            kind = "virtual_balance" if virtual else "balance"
+            mismatches.append(Mismatch(kind, loc, product, batch, 0, quantity))
         cursor.execute(_MOVEMENTS)
         for movement_id, document, product, batch, net in cursor.fetchall():
             mismatches.append(Mismatch("movement", None, product, batch, 0, net, f"{movement_id} {document}"))

@@ -67,3 +67,23 @@ def test_unbalanced_movement_is_found(moved, lot):
         cursor.execute("SET LOCAL session_replication_role = origin")
     kinds = sorted(m.kind for m in ledger_check().mismatches)
     assert kinds == ["movement"]
+
+
+def test_balance_row_without_entries_is_found(moved, lot):
+    StockBalance.objects.create(location=moved["c3"], lot=lot, product=lot.product, quantity=5)
+    mismatches = ledger_check().mismatches
+    assert [(m.kind, m.location, m.found, m.expected) for m in mismatches] == [("balance", "72.10-001", 5, 0)]
+
+
+def test_balance_after_at_a_virtual_location_is_found(moved, lot):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE inventory_ledgerentry DISABLE TRIGGER ledgerentry_append_only")
+        cursor.execute(
+            "UPDATE inventory_ledgerentry SET balance_after = 1"
+            " WHERE id = (SELECT min(id) FROM inventory_ledgerentry WHERE balance_after IS NULL)"
+        )
+        cursor.execute("ALTER TABLE inventory_ledgerentry ENABLE TRIGGER ledgerentry_append_only")
+    mismatches = ledger_check().mismatches
+    assert [(m.kind, m.location) for m in mismatches] == [("virtual_balance_after", "~SUPPLIER")]
+    assert "virtual" in mismatches[0].describe()
