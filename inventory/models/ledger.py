@@ -66,14 +66,17 @@ class LedgerEntry(models.Model):
     movement = models.ForeignKey(
         Movement, verbose_name=_("movement"), on_delete=models.PROTECT, related_name="entries", db_index=False
     )
+    # No index of its own: the composite indexes below lead with the location, and
+    # every index costs each posting an insert.
     location = models.ForeignKey(
-        "inventory.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="+"
+        "inventory.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     lot = models.ForeignKey("inventory.Lot", verbose_name=_("lot"), on_delete=models.PROTECT, related_name="+")
     # Denormalised from the lot so a stock card (location, product) is one index
-    # scan; a composite foreign key (lot_id, product_id) keeps it honest.
+    # scan; a composite foreign key (lot_id, product_id) keeps it honest. Not indexed
+    # alone: products (eight of them) are never deleted, only deactivated.
     product = models.ForeignKey(
-        "inventory.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+        "inventory.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     quantity = models.BigIntegerField(_("quantity"))
     kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)

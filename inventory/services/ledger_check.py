@@ -82,10 +82,10 @@ class LedgerReport:
 # checks each balance-after; the last entry of each (location, lot) meets its
 # balance row; entries at virtual locations must carry no balance-after.
 _ENTRIES = f"""
-SELECT e.id, e.movement_id, l.level = 'virtual', l.code, p.code, lot.batch, e.running, e.balance_after,
-       e.is_last, b.quantity
+SELECT e.id, l.level = 'virtual', l.code, p.code, lot.batch, e.running, e.balance_after, e.is_last, b.quantity
   FROM (
-        SELECT id, movement_id, location_id, lot_id, balance_after,
+        -- only columns of entry_location_lot, so the scan never visits the table
+        SELECT id, location_id, lot_id, balance_after,
                sum(quantity) OVER w AS running,
                lead(id) OVER w IS NULL AS is_last
           FROM inventory_ledgerentry
@@ -137,8 +137,15 @@ def ledger_check() -> LedgerReport:
     mismatches: list[Mismatch] = []
     with connection.cursor() as cursor:
         cursor.execute(_ENTRIES)
-        for entry_id, movement_id, virtual, loc, product, batch, running, after, is_last, quantity in cursor:
-            reference = f"entry {entry_id} (movement {movement_id})"
+        rows = cursor.fetchall()
+        movements = {}
+        if rows:
+            cursor.execute(
+                "SELECT id, movement_id FROM inventory_ledgerentry WHERE id = ANY(%s)", [[row[0] for row in rows]]
+            )
+            movements = dict(cursor.fetchall())
+        for entry_id, virtual, loc, product, batch, running, after, is_last, quantity in rows:
+            reference = f"entry {entry_id} (movement {movements.get(entry_id)})"
             if virtual:
                 mismatches.append(Mismatch("virtual_balance_after", loc, product, batch, None, after, reference))
                 continue

@@ -1,0 +1,1 @@
+"""Benchmarks of the stock ledger and the data generator they use (see bench/README.md)."""
