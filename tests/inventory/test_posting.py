@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from inventory.errors import InsufficientStock, InvalidMovement
 from inventory.models import LedgerEntry, Movement, MovementKind, StockBalance, VirtualRole
-from inventory.services.posting import EntrySpec, movement_post, transfer, virtual_location
+from inventory.services.ledger_check import ledger_check
+from inventory.services.posting import EntrySpec, movement_post, movement_reverse, transfer, virtual_location
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +72,87 @@ def test_future_date_is_refused(stocked, lot):
             business_date=timezone.localdate() + dt.timedelta(days=1),
             document="T-4",
         )
+
+
+def test_reversal_posts_the_opposite_once(stocked, lot):
+    today = timezone.localdate()
+    dispatch = movement_post(
+        kind=MovementKind.DISPATCH,
+        entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=40),
+        business_date=today,
+        document="T-REV",
+    )
+    reversal = movement_reverse(movement=dispatch, actor=None)
+    assert reversal.kind == MovementKind.REVERSAL and reversal.reverses_id == dispatch.pk
+    assert reversal.document == "T-REV"
+    assert StockBalance.objects.get(location=stocked["prov"], lot=lot).quantity == 100
+    assert StockBalance.objects.get(location=stocked["palu"], lot=lot).quantity == 0
+    quantities = sorted(LedgerEntry.objects.filter(movement=reversal).values_list("quantity", flat=True))
+    assert quantities == [-40, 40]
+    with pytest.raises(InvalidMovement, match="already been reversed"):
+        movement_reverse(movement=dispatch, actor=None)
+    assert ledger_check().ok
+
+
+def test_reversal_that_would_overdraw_is_refused(stocked, lot):
+    today = timezone.localdate()
+    dispatch = movement_post(
+        kind=MovementKind.DISPATCH,
+        entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=40),
+        business_date=today,
+        document="T-REV2",
+    )
+    movement_post(
+        kind=MovementKind.DISPATCH,
+        entries=transfer(source=stocked["palu"], destination=stocked["c1"], lot=lot, quantity=30),
+        business_date=today,
+        document="T-ON",
+    )
+    with pytest.raises(InsufficientStock, match="10 available, 40 requested"):
+        movement_reverse(movement=dispatch, actor=None)
+    assert not Movement.objects.filter(reverses=dispatch).exists()
+
+
+def test_returned_movement_matches_what_was_stored(stocked, lot, make_user):
+    clerk = make_user("clerk", stocked["prov"])
+    movement = movement_post(
+        kind=MovementKind.DISPATCH,
+        entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=1),
+        business_date=timezone.localdate(),
+        document="T-RET",
+        actor=clerk,
+        note="catatan",
+    )
+    stored = Movement.objects.get(pk=movement.pk)
+    assert (stored.kind, stored.document, stored.recorded_by, stored.note, stored.recorded_at) == (
+        movement.kind,
+        movement.document,
+        clerk,
+        "catatan",
+        movement.recorded_at,
+    )
+    entries = LedgerEntry.objects.filter(movement=movement).order_by("id")
+    assert [(e.quantity, e.recorded_by_id, e.kind) for e in entries] == [
+        (-1, clerk.pk, "dispatch"),
+        (1, clerk.pk, "dispatch"),
+    ]
+
+
+def test_same_lot_twice_in_one_movement_keeps_the_chain(stocked, lot):
+    loss = virtual_location(VirtualRole.LOSS)
+    movement_post(
+        kind=MovementKind.LOSS,
+        entries=[
+            EntrySpec(location=stocked["prov"], lot=lot, quantity=-3),
+            EntrySpec(location=loss, lot=lot, quantity=3),
+            EntrySpec(location=stocked["prov"], lot=lot, quantity=-4),
+            EntrySpec(location=loss, lot=lot, quantity=4),
+        ],
+        business_date=timezone.localdate(),
+        document="T-TWICE",
+    )
+    afters = list(
+        LedgerEntry.objects.filter(location=stocked["prov"]).order_by("id").values_list("balance_after", flat=True)
+    )
+    assert afters == [100, 97, 93]
+    assert ledger_check().ok
