@@ -89,7 +89,7 @@ def test_reversal_posts_the_opposite_once(stocked, lot):
     assert StockBalance.objects.get(location=stocked["palu"], lot=lot).quantity == 0
     quantities = sorted(LedgerEntry.objects.filter(movement=reversal).values_list("quantity", flat=True))
     assert quantities == [-40, 40]
-    with pytest.raises(InvalidMovement, match="already been reversed"):
+    with pytest.raises(InvalidMovement, match="sudah dibatalkan"):
         movement_reverse(movement=dispatch, actor=None)
     assert ledger_check().ok
 
@@ -108,7 +108,7 @@ def test_reversal_that_would_overdraw_is_refused(stocked, lot):
         business_date=today,
         document="T-ON",
     )
-    with pytest.raises(InsufficientStock, match="10 available, 40 requested"):
+    with pytest.raises(InsufficientStock, match="tersedia 10, diminta 40"):
         movement_reverse(movement=dispatch, actor=None)
     assert not Movement.objects.filter(reverses=dispatch).exists()
 
