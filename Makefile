@@ -42,4 +42,4 @@ test: lint
 messages: $(VENV)/.installed-dev
 	DJANGO_SETTINGS_MODULE=alokon.test_settings $(PY) manage.py makemessages -l id --no-location --no-obsolete \
 		--ignore='.venv/*' --ignore='bench/*' --ignore='tests/*'
-	DJANGO_SETTINGS_MODULE=alokon.test_settings $(PY) manage.py compilemessages -l id
+	DJANGO_SETTINGS_MODULE=alokon.test_settings $(PY) manage.py compilemessages -l id --ignore='.venv/*'

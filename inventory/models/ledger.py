@@ -71,12 +71,23 @@ class LedgerEntry(models.Model):
     location = models.ForeignKey(
         "inventory.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    lot = models.ForeignKey("inventory.Lot", verbose_name=_("lot"), on_delete=models.PROTECT, related_name="+")
-    # Denormalised from the lot so a stock card (location, product) is one index
-    # scan; a composite foreign key (lot_id, product_id) keeps it honest. Not indexed
-    # alone: products (eight of them) are never deleted, only deactivated.
+    # The product is denormalised from the lot so a stock card (location, product) is
+    # one index scan. One composite foreign key, (lot_id, product_id) → lot (id,
+    # product_id) in migration 0002's SQL, guarantees both columns: the lot exists
+    # and the product is its product. Separate single-column constraints would add
+    # two checks per entry, each taking a share lock on a row every posting of that
+    # lot or product touches, for nothing. Products (eight) are never deleted, so
+    # the product column has no index of its own either.
+    lot = models.ForeignKey(
+        "inventory.Lot", verbose_name=_("lot"), on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     product = models.ForeignKey(
-        "inventory.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+", db_index=False
+        "inventory.Product",
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     quantity = models.BigIntegerField(_("quantity"))
     kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)

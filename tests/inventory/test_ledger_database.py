@@ -117,3 +117,15 @@ def test_unbalanced_movement_fails_at_commit(stocked, lot):
             [entry.movement_id, entry.location_id, lot.id, lot.product_id],
         )
     assert LedgerEntry.objects.count() == 2
+
+
+def test_entry_with_a_lot_that_does_not_exist_is_refused(stocked, lot):
+    """Only the composite (lot, product) foreign key guards the lot column; it is enough."""
+    entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
+    message = refused(
+        "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
+        " business_date, recorded_at, balance_after) VALUES (%s, %s, %s, %s, 1, 'adjustment', now(), now(), 101),"
+        " (%s, %s, %s, %s, -1, 'adjustment', now(), now(), 100)",
+        [entry.movement_id, entry.location_id, 999999, lot.product_id] * 2,
+    )
+    assert "entry_lot_product_fk" in message
