@@ -1,7 +1,7 @@
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory.errors import InsufficientStock, InvalidMovement
 from inventory.models import LedgerEntry, Movement, MovementKind, StockBalance, VirtualRole
@@ -156,3 +156,24 @@ def test_same_lot_twice_in_one_movement_keeps_the_chain(stocked, lot):
     )
     assert afters == [100, 97, 93]
     assert ledger_check().ok
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "id",
+            "Stok tidak cukup untuk 1 baris: Sulawesi Tengah (72), PIL-KOMB batch PK-001: tersedia 100, diminta 101",
+        ),
+        ("en", "Not enough stock for 1 line: Sulawesi Tengah (72), PIL-KOMB lot PK-001: 100 available, 101 requested"),
+    ],
+)
+def test_shortage_message_in_both_languages(stocked, lot, language, expected):
+    with translation.override(language), pytest.raises(InsufficientStock) as excinfo:
+        movement_post(
+            kind=MovementKind.DISPATCH,
+            entries=transfer(source=stocked["prov"], destination=stocked["palu"], lot=lot, quantity=101),
+            business_date=timezone.localdate(),
+            document="T-LANG",
+        )
+    assert str(excinfo.value) == expected
