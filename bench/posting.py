@@ -73,6 +73,24 @@ class Workload:
 # --- the writers (each runs in its own spawned process) ----------------------------
 
 
+def _timed(step, seconds: float, barrier, refusals=()) -> dict:
+    """Warm up, wait for every writer, then call ``step`` for ``seconds``; count what
+    was done and what was refused (``refusals``: exception types that count as such)."""
+    for _ in range(WARMUP):
+        step()
+    barrier.wait()
+    started = time.monotonic()
+    deadline = started + seconds
+    done = refused = 0
+    while time.monotonic() < deadline:
+        try:
+            step()
+            done += 1
+        except refusals:
+            refused += 1
+    return {"done": done, "elapsed": time.monotonic() - started, "refused": refused}
+
+
 def _service_writer(workload: Workload, mode: str, index: int, seconds: float, barrier, queue) -> None:
     django_setup(workload.url)
     from django.utils import timezone
@@ -135,20 +153,8 @@ def _service_writer(workload: Workload, mode: str, index: int, seconds: float, b
                 post(MovementKind.RECEIPT, [EntrySpec(supplier, lot, -1), EntrySpec(location, lot, 1)])
                 delta += 1
 
-    refused = 0
-    for _ in range(WARMUP):
-        step()
-    barrier.wait()
-    started = time.monotonic()
-    deadline = started + seconds
-    done = 0
-    while time.monotonic() < deadline:
-        try:
-            step()
-            done += 1
-        except InsufficientStock:
-            refused += 1
-    queue.put({"done": done, "elapsed": time.monotonic() - started, "refused": refused, "delta": delta})
+    timing = _timed(step, seconds, barrier, refusals=InsufficientStock)
+    queue.put({**timing, "delta": delta})
 
 
 def _raw_writer(workload: Workload, mode: str, index: int, seconds: float, barrier, queue) -> None:
@@ -177,16 +183,7 @@ def _raw_writer(workload: Workload, mode: str, index: int, seconds: float, barri
             )
             conn.commit()
 
-        for _ in range(WARMUP):
-            step()
-        barrier.wait()
-        started = time.monotonic()
-        deadline = started + seconds
-        done = 0
-        while time.monotonic() < deadline:
-            step()
-            done += 1
-        queue.put({"done": done, "elapsed": time.monotonic() - started, "refused": 0, "delta": 0})
+        queue.put({**_timed(step, seconds, barrier), "delta": 0})
 
 
 def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, barrier, queue) -> None:
@@ -207,50 +204,35 @@ def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, 
             counter += 1
             real = sorted({(e[0], e[1]) for e in entries if e[4]})
             deltas = {k: sum(e[3] for e in entries if (e[0], e[1]) == k) for k in real}
-            params = {"locations": [k[0] for k in real], "lots": [k[1] for k in real]}
-            cur.execute(posting_sql.LOCK, params)
+            cur.execute(posting_sql.LOCK, posting_sql.lock_params(real))
             available = {(loc, lot): qty for loc, lot, qty in cur.fetchall()}
             missing = [k for k in real if k not in available]
+            now = dt.datetime.now(dt.UTC)
             if missing:
                 products = {(e[0], e[1]): e[2] for e in entries}
-                now = dt.datetime.now(dt.UTC)
-                cur.execute(
-                    posting_sql.CREATE,
-                    {
-                        "now": now,
-                        "locations": [k[0] for k in missing],
-                        "lots": [k[1] for k in missing],
-                        "products": [products[k] for k in missing],
-                    },
-                )
-                cur.execute(posting_sql.LOCK, {"locations": [k[0] for k in missing], "lots": [k[1] for k in missing]})
+                cur.execute(posting_sql.CREATE, posting_sql.create_params(missing, products, now))
+                cur.execute(posting_sql.LOCK, posting_sql.lock_params(missing))
                 available.update({(loc, lot): qty for loc, lot, qty in cur.fetchall()})
-            after = []
-            for e in entries:
-                if e[4]:
-                    available[(e[0], e[1])] += e[3]
-                    after.append(available[(e[0], e[1])])
-                else:
-                    after.append(None)
+            rows = []
+            for location, lot, product, quantity, is_real in entries:
+                after = None
+                if is_real:
+                    available[(location, lot)] += quantity
+                    after = available[(location, lot)]
+                rows.append((location, lot, product, quantity, after))
             cur.execute(
                 posting_sql.WRITE,
-                {
-                    "now": dt.datetime.now(dt.UTC),
-                    "b_locations": [k[0] for k in real],
-                    "b_lots": [k[1] for k in real],
-                    "b_deltas": [deltas[k] for k in real],
-                    "kind": kind,
-                    "document": f"{prefix}{counter}",
-                    "date": dt.date.today(),
-                    "actor": None,
-                    "note": "",
-                    "reverses": None,
-                    "e_locations": [e[0] for e in entries],
-                    "e_lots": [e[1] for e in entries],
-                    "e_products": [e[2] for e in entries],
-                    "e_quantities": [e[3] for e in entries],
-                    "e_after": after,
-                },
+                posting_sql.write_params(
+                    now=now,
+                    deltas=deltas,
+                    kind=kind,
+                    document=f"{prefix}{counter}",
+                    date=dt.date.today(),
+                    actor_id=None,
+                    note="",
+                    reverses_id=None,
+                    rows=rows,
+                ),
             )
             cur.fetchone()
             conn.commit()
@@ -271,16 +253,7 @@ def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, 
                 )
             post(*cycle.pop(0))
 
-        for _ in range(WARMUP):
-            step()
-        barrier.wait()
-        started = time.monotonic()
-        deadline = started + seconds
-        done = 0
-        while time.monotonic() < deadline:
-            step()
-            done += 1
-        queue.put({"done": done, "elapsed": time.monotonic() - started, "refused": 0, "delta": 0})
+        queue.put({**_timed(step, seconds, barrier), "delta": 0})
 
 
 # --- the parent: pick the workload, run scenarios, check ---------------------------

@@ -144,33 +144,27 @@ def movement_post(
         # The rows are locked, so each entry's balance-after is known before writing:
         # the locked quantity plus this movement's entries so far, in entry order.
         running = dict(available)
-        after: list[int | None] = []
+        rows = []
         for entry in entries:
-            if entry.location.is_virtual:
-                after.append(None)
-            else:
+            after = None
+            if not entry.location.is_virtual:
                 key = (entry.location.pk, entry.lot.pk)
                 running[key] += entry.quantity
-                after.append(running[key])
+                after = running[key]
+            rows.append((entry.location.pk, entry.lot.pk, entry.lot.product_id, entry.quantity, after))
         cursor.execute(
             posting_sql.WRITE,
-            {
-                "now": recorded_at,
-                "b_locations": [k[0] for k in keys],
-                "b_lots": [k[1] for k in keys],
-                "b_deltas": [deltas[k] for k in keys],
-                "kind": str(kind),
-                "document": document,
-                "date": business_date,
-                "actor": actor.pk if actor is not None else None,
-                "note": note,
-                "reverses": reverses.pk if reverses is not None else None,
-                "e_locations": [e.location.pk for e in entries],
-                "e_lots": [e.lot.pk for e in entries],
-                "e_products": [e.lot.product_id for e in entries],
-                "e_quantities": [e.quantity for e in entries],
-                "e_after": after,
-            },
+            posting_sql.write_params(
+                now=recorded_at,
+                deltas={k: deltas[k] for k in keys},
+                kind=str(kind),
+                document=document,
+                date=business_date,
+                actor_id=actor.pk if actor is not None else None,
+                note=note,
+                reverses_id=reverses.pk if reverses is not None else None,
+                rows=rows,
+            ),
         )
         movement_id, balances_moved, entries_written = cursor.fetchone()
         if balances_moved != len(keys) or entries_written != len(entries):  # pragma: no cover - locked rows
@@ -197,7 +191,7 @@ def _cursor() -> psycopg.Cursor:
     Django's own cursors bind parameters on the client, so PostgreSQL parses and
     plans every statement anew; psycopg's plain cursor sends them separately and,
     after a few executions, as prepared statements. The posting path is the hottest
-    code in the system, and this halves its database time.
+    code in the system (bench/README.md has what this gained).
     """
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
@@ -212,21 +206,12 @@ def _lock(cursor, keys, deltas, products, now) -> dict[tuple[int, int], int]:
     """
     if not keys:
         return {}
-    params = {"locations": [k[0] for k in keys], "lots": [k[1] for k in keys]}
-    cursor.execute(posting_sql.LOCK, params)
+    cursor.execute(posting_sql.LOCK, posting_sql.lock_params(keys))
     available = {(loc, lot): qty for loc, lot, qty in cursor.fetchall()}
     missing = [k for k in keys if k not in available and deltas[k] > 0]
     if missing:
-        cursor.execute(
-            posting_sql.CREATE,
-            {
-                "now": now,
-                "locations": [k[0] for k in missing],
-                "lots": [k[1] for k in missing],
-                "products": [products[k] for k in missing],
-            },
-        )
-        cursor.execute(posting_sql.LOCK, {"locations": [k[0] for k in missing], "lots": [k[1] for k in missing]})
+        cursor.execute(posting_sql.CREATE, posting_sql.create_params(missing, products, now))
+        cursor.execute(posting_sql.LOCK, posting_sql.lock_params(missing))
         available.update({(loc, lot): qty for loc, lot, qty in cursor.fetchall()})
     return available
 

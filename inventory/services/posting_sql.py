@@ -56,3 +56,40 @@ WITH balances AS (
 )
 SELECT movement.id, (SELECT count(*) FROM balances), (SELECT count(*) FROM entries) FROM movement
 """
+
+
+def lock_params(keys: list[tuple[int, int]]) -> dict:
+    """Parameters of ``LOCK`` for (location id, lot id) pairs in lock order."""
+    return {"locations": [k[0] for k in keys], "lots": [k[1] for k in keys]}
+
+
+def create_params(keys: list[tuple[int, int]], products: dict[tuple[int, int], int], now) -> dict:
+    """Parameters of ``CREATE`` for pairs without a balance row; ``products`` maps a pair to its product id."""
+    return {**lock_params(keys), "products": [products[k] for k in keys], "now": now}
+
+
+def write_params(
+    *, now, deltas: dict[tuple[int, int], int], kind: str, document: str, date, actor_id, note: str, reverses_id, rows
+) -> dict:
+    """Parameters of ``WRITE``.
+
+    ``deltas``: net change per real (location id, lot id), in lock order; ``rows``:
+    the entries in order, each (location id, lot id, product id, quantity, balance after).
+    """
+    return {
+        "now": now,
+        "b_locations": [k[0] for k in deltas],
+        "b_lots": [k[1] for k in deltas],
+        "b_deltas": list(deltas.values()),
+        "kind": kind,
+        "document": document,
+        "date": date,
+        "actor": actor_id,
+        "note": note,
+        "reverses": reverses_id,
+        "e_locations": [r[0] for r in rows],
+        "e_lots": [r[1] for r in rows],
+        "e_products": [r[2] for r in rows],
+        "e_quantities": [r[3] for r in rows],
+        "e_after": [r[4] for r in rows],
+    }
