@@ -71,3 +71,44 @@ class InsufficientStock(AlokonError):
             len(shortages),
         ) % {"count": len(shortages)}
         super().__init__(head + " " + "; ".join(s.describe() for s in shortages))
+
+
+class ShipmentStateError(AlokonError):
+    """The shipment is not in a state that allows this (dispatching twice, receiving a draft…)."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class InvalidShipment(AlokonError):
+    code = "invalid_shipment"
+
+
+@dataclass(frozen=True)
+class LineShortage:
+    product_code: str
+    requested: int
+    available: int
+
+    def describe(self) -> str:
+        return _("%(product)s: %(requested)d requested, %(available)d available (not expired)") % {
+            "product": self.product_code,
+            "requested": self.requested,
+            "available": self.available,
+        }
+
+
+class ShipmentShortage(AlokonError):
+    """Not enough usable stock at the origin for one or more lines; nothing was posted."""
+
+    http_status = 409
+    code = "insufficient_stock"
+
+    def __init__(self, shortages: list[LineShortage]):
+        self.shortages = shortages
+        head = ngettext(
+            "Not enough stock to dispatch %(count)d line:",
+            "Not enough stock to dispatch %(count)d lines:",
+            len(shortages),
+        ) % {"count": len(shortages)}
+        super().__init__(head + " " + "; ".join(s.describe() for s in shortages))

@@ -4,6 +4,7 @@ from inventory.models.ledger import LedgerEntry, Movement, MovementKind, StockBa
 from inventory.models.locations import ClinicKind, Level, Location, VirtualRole
 from inventory.models.policies import StockPolicy
 from inventory.models.products import Lot, Method, Product, Unit
+from inventory.models.shipments import Shipment, ShipmentCounter, ShipmentLine, ShipmentStatus
 
 __all__ = [
     "ClinicKind",
@@ -15,6 +16,10 @@ __all__ = [
     "Movement",
     "MovementKind",
     "Product",
+    "Shipment",
+    "ShipmentCounter",
+    "ShipmentLine",
+    "ShipmentStatus",
     "StockBalance",
     "StockPolicy",
     "Unit",
