@@ -112,3 +112,14 @@ class ShipmentShortage(AlokonError):
             len(shortages),
         ) % {"count": len(shortages)}
         super().__init__(head + " " + "; ".join(s.describe() for s in shortages))
+
+
+class InvalidReceipt(AlokonError):
+    code = "invalid_receipt"
+
+
+class ReceiptConflict(AlokonError):
+    """The client UUID was already used for a different receipt."""
+
+    http_status = 409
+    code = "conflict"

@@ -4,10 +4,14 @@ from inventory.models.ledger import LedgerEntry, Movement, MovementKind, StockBa
 from inventory.models.locations import ClinicKind, Level, Location, VirtualRole
 from inventory.models.policies import StockPolicy
 from inventory.models.products import Lot, Method, Product, Unit
+from inventory.models.receipts import Discrepancy, DiscrepancyKind, DiscrepancyStatus, Receipt, ReceiptLine
 from inventory.models.shipments import Shipment, ShipmentCounter, ShipmentLine, ShipmentStatus
 
 __all__ = [
     "ClinicKind",
+    "Discrepancy",
+    "DiscrepancyKind",
+    "DiscrepancyStatus",
     "LedgerEntry",
     "Level",
     "Location",
@@ -16,6 +20,8 @@ __all__ = [
     "Movement",
     "MovementKind",
     "Product",
+    "Receipt",
+    "ReceiptLine",
     "Shipment",
     "ShipmentCounter",
     "ShipmentLine",

@@ -1,0 +1,99 @@
+"""Receipts (SBBM): what the destination counted, and the discrepancies it showed.
+
+A receipt is posted once per client UUID: the scanner app or the browser makes the
+UUID before sending, so a retry after a lost response finds the first receipt
+instead of posting again (the UNIQUE constraint is the last guard). The request's
+normalised body is kept as a hash so the same UUID with a different body is
+refused rather than silently answered with the old receipt.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Receipt(models.Model):
+    shipment = models.ForeignKey(
+        "inventory.Shipment", verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="receipts"
+    )
+    client_uuid = models.UUIDField(_("client UUID"), unique=True)
+    request_hash = models.CharField(max_length=64, editable=False)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("received by"), on_delete=models.PROTECT, related_name="+"
+    )
+    business_date = models.DateField(_("business date"))
+    note = models.TextField(_("note"), blank=True, default="")
+    movement = models.OneToOneField(
+        "inventory.Movement", null=True, blank=True, on_delete=models.PROTECT, related_name="receipt"
+    )
+
+    class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"SBBM {self.shipment_id}/{self.pk}"
+
+
+class ReceiptLine(models.Model):
+    receipt = models.ForeignKey(Receipt, verbose_name=_("receipt"), on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("inventory.Product", verbose_name=_("product"), on_delete=models.PROTECT)
+    lot = models.ForeignKey("inventory.Lot", verbose_name=_("lot found"), on_delete=models.PROTECT)
+    received = models.PositiveIntegerField(_("received in good condition"))
+    damaged = models.PositiveIntegerField(_("damaged"), default=0)
+
+    class Meta:
+        verbose_name = _("receipt line")
+        verbose_name_plural = _("receipt lines")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(received__gt=0) | Q(damaged__gt=0), name="receiptline_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.lot_id}: {self.received} + {self.damaged}"
+
+
+class DiscrepancyKind(models.TextChoices):
+    SHORT = "short", _("Short")
+    OVER = "over", _("Over")
+    DAMAGED = "damaged", _("Damaged")
+    OTHER_LOT = "other_lot", _("Other lot")
+
+
+class DiscrepancyStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Discrepancy(models.Model):
+    shipment = models.ForeignKey(
+        "inventory.Shipment", verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    receipt = models.ForeignKey(
+        Receipt, verbose_name=_("receipt"), on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=DiscrepancyKind.choices)
+    product = models.ForeignKey("inventory.Product", verbose_name=_("product"), on_delete=models.PROTECT)
+    lot = models.ForeignKey("inventory.Lot", verbose_name=_("lot"), on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=DiscrepancyStatus.choices, default=DiscrepancyStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "kind"], name="discrepancy_status_kind")]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="discrepancy_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity} ({self.shipment_id})"
