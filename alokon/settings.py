@@ -143,6 +143,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stock of contraceptives along the family-planning supply chain.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "kind" or a "status" with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "MovementKindEnum": "inventory.models.MovementKind",
+        "DiscrepancyKindEnum": "inventory.models.DiscrepancyKind",
+        "ShipmentStatusEnum": "inventory.models.ShipmentStatus",
+        "DiscrepancyStatusEnum": "inventory.models.DiscrepancyStatus",
+    },
 }
 
 # --- imports and exports ----------------------------------------------------------

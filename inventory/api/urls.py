@@ -9,7 +9,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from inventory.api import views
+from inventory.api import shipments, views
 
 
 class LocationCodeConverter:
@@ -24,8 +24,13 @@ class LocationCodeConverter:
         return value
 
 
+class ShipmentNumberConverter(LocationCodeConverter):
+    """A shipment number, ``SBBK-<location code>-<year>-<sequence>``: the same alphabet as a location code."""
+
+
 # A name of its own: converter names are global, and another app may register "code".
 register_converter(LocationCodeConverter, "api_location_code")
+register_converter(ShipmentNumberConverter, "api_shipment_number")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -34,6 +39,20 @@ urlpatterns = [
     path("locations/<api_location_code:code>/", views.LocationDetail.as_view(), name="api-location"),
     path("stock/", views.StockList.as_view(), name="api-stock"),
     path("stock-card/", views.StockCard.as_view(), name="api-stock-card"),
+    path("shipments/", shipments.ShipmentList.as_view(), name="api-shipments"),
+    path("shipments/<api_shipment_number:number>/", shipments.ShipmentDetail.as_view(), name="api-shipment"),
+    path(
+        "shipments/<api_shipment_number:number>/dispatch/",
+        shipments.ShipmentDispatch.as_view(),
+        name="api-shipment-dispatch",
+    ),
+    path(
+        "shipments/<api_shipment_number:number>/receipts/",
+        shipments.ShipmentReceipts.as_view(),
+        name="api-shipment-receipts",
+    ),
+    path("shipments/<api_shipment_number:number>/qr.svg", shipments.ShipmentQrSvg.as_view(), name="api-shipment-qr"),
+    path("scan/", shipments.Scan.as_view(), name="api-scan"),
     # Last: only paths ending in "/" so that APPEND_SLASH still redirects "/api/v1/stock".
     re_path(r"^.*/$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -193,15 +193,23 @@ def receipt_record(
             actor=actor,
             note=note,
         )
-        receipt = Receipt.objects.create(
-            shipment=locked,
-            client_uuid=client_uuid,
-            request_hash=fingerprint,
-            received_by=actor,
-            business_date=business_date,
-            note=note,
-            movement=movement,
-        )
+        try:
+            with transaction.atomic():
+                receipt = Receipt.objects.create(
+                    shipment=locked,
+                    client_uuid=client_uuid,
+                    request_hash=fingerprint,
+                    received_by=actor,
+                    business_date=business_date,
+                    note=note,
+                    movement=movement,
+                )
+        except IntegrityError:
+            # The same UUID sent for another shipment at the same instant: the other
+            # request holds another shipment's lock, so only the UNIQUE index sees it.
+            raise ReceiptConflict(
+                _("This receipt number (client UUID) was already used for a different receipt.")
+            ) from None
         ReceiptLine.objects.bulk_create(
             ReceiptLine(receipt=receipt, product=lot.product, lot=lot, received=good, damaged=damaged)
             for lot, (good, damaged) in counted.items()
