@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory.models import Location, Lot, Product, StockPolicy
 from inventory.reference import ensure_reference_data
@@ -46,6 +46,15 @@ def stocked(tree, lot):
         location=tree["prov"], lines=[(lot, 100)], business_date=timezone.localdate() - dt.timedelta(days=30)
     )
     return tree
+
+
+@pytest.fixture
+def english(settings):
+    """Read messages in English (the msgids) for tests that assert their wording;
+    tests/test_translations.py checks that every one ships in Indonesian."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -32,16 +32,7 @@ from inventory.services.opening import opening_balance_post
 from inventory.services.posting import virtual_location
 from tests.factories import LotFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """These tests read the admin's messages in English (the msgids); that the same
-    messages ship in Indonesian is checked by tests/test_translations.py and below."""
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 LEDGER_MODELS = (Movement, LedgerEntry, StockBalance)

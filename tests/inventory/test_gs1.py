@@ -19,6 +19,9 @@ GTIN = "09506000134352"  # GS1's own example GTIN
 GS = "\x1d"
 EXAMPLE = GS1Data(gtin=GTIN, batch="ABC123", expiry=dt.date(2020, 12, 25))
 
+# These tests read the messages in English; test_translations.py checks the Indonesian.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def parse(text: str) -> GS1Data:
     return parse_gs1(text, today=TODAY)
@@ -276,3 +279,11 @@ def test_random_splices_of_real_pieces_only_ever_raise_gs1_error():
         except GS1Error:
             continue
         assert len(data.gtin) == 14 and data.gtin.isdigit()
+
+
+def test_messages_speak_indonesian_by_default():
+    from django.utils import translation
+
+    with translation.override("id"), pytest.raises(GS1Error) as excinfo:
+        parse_gs1("(01)09506000134353(17)261231(10)ABC")
+    assert str(excinfo.value) == "Digit pemeriksa GTIN salah."

@@ -26,6 +26,9 @@ TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz0123_-"  # 32 characters, like secrets.token_
 UNRECOGNISED = "This code is not a shipment, an SBBK number or a GS1 product barcode."
 NO_SHIPMENT = "No shipment matches this code."
 
+# These tests read the messages in English; test_translations.py checks the Indonesian.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 # --- pure parsing of the shipment forms ------------------------------------------------
 
