@@ -9,21 +9,11 @@ import xml.etree.ElementTree as ET
 
 import png
 import pytest
-import zxingcpp
 
 from inventory.qr import new_shipment_token, qr_png, qr_svg, shipment_url
+from tests.decoding import decode_png
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-def decode_png(data: bytes) -> list[str]:
-    """Decode every QR code in a PNG: pypng reads the pixels, zxing-cpp finds the codes."""
-    width, height, rows, info = png.Reader(bytes=data).asDirect()
-    assert info["greyscale"] and not info["alpha"], "qr_png is documented as greyscale"
-    scale = 255 // (2 ** info["bitdepth"] - 1)  # 1-bit pixels are 0/1; the decoder wants 0..255
-    pixels = bytes(value * scale for row in rows for value in row)
-    image = memoryview(pixels).cast("B", (height, width))
-    return [barcode.text for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def test_new_tokens_are_unique_urlsafe_and_carry_192_bits():
