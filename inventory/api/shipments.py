@@ -17,7 +17,7 @@ transaction back on error, so a refused request has posted nothing.
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,7 +37,8 @@ from inventory.api.serializers import ErrorSerializer
 from inventory.models import Discrepancy, Receipt, ReceiptLine, Shipment, ShipmentLine, ShipmentStatus
 from inventory.qr import qr_svg, shipment_url
 from inventory.scanning.resolve import resolve_scan
-from inventory.selectors.scope import is_unscoped, location_for_user, user_can_see, visible_locations
+from inventory.selectors.scope import location_for_user, user_can_see
+from inventory.selectors.shipments import shipments_for
 from inventory.services.receipts import ReceiptLineSpec, receipt_record
 from inventory.services.shipments import LineSpec, shipment_create, shipment_dispatch
 
@@ -57,14 +58,6 @@ def parse_body(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def shipments_for(user):
-    """Shipments with the origin or the destination in the user's subtree."""
-    if is_unscoped(user):
-        return Shipment.objects.all()
-    visible = visible_locations(user)
-    return Shipment.objects.filter(Q(origin__in=visible) | Q(destination__in=visible))
 
 
 def _detail_queryset(queryset):

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from inventory.errors import AlokonError
 from inventory.models import Lot, Product, Shipment
 from inventory.scanning.gs1 import GS1Error, NotGS1, parse_gs1, without_symbology_identifier
-from inventory.selectors.scope import visible_locations
+from inventory.selectors.shipments import shipments_for
 
 #: longer than any QR code a phone prints for us or any GS1 symbol; refuse before parsing
 MAX_CODE_LENGTH = 2000
@@ -98,8 +98,7 @@ def _unrecognised() -> UnrecognisedCode:
 
 
 def _shipment_result(match: Q, user) -> ScanResult:
-    visible = visible_locations(user)
-    shipment = Shipment.objects.filter(match).filter(Q(origin__in=visible) | Q(destination__in=visible)).first()
+    shipment = shipments_for(user).filter(match).first()
     if shipment is None:
         raise ScanNotFound(_("No shipment matches this code."))
     return ScanResult(type="shipment", shipment=shipment, number=shipment.number, token=shipment.token)

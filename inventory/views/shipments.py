@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -30,21 +30,13 @@ from inventory.errors import AlokonError
 from inventory.forms.shipments import ShipmentFilterForm, ShipmentForm, line_formset
 from inventory.models import Shipment, ShipmentStatus
 from inventory.qr import qr_png, qr_svg, shipment_url
-from inventory.selectors.scope import is_unscoped, visible_locations
+from inventory.selectors.shipments import shipments_for
 from inventory.services.shipments import shipment_create, shipment_dispatch
 from inventory.views.receive import can_receive
 
 PAGE_SIZE = 50
 #: a shipment's token never changes, so its QR image may stay in the browser's cache
 QR_MAX_AGE = 7 * 24 * 3600
-
-
-def shipments_for(user):
-    """Shipments with the origin or the destination in the user's subtree."""
-    if is_unscoped(user):
-        return Shipment.objects.all()
-    visible = visible_locations(user)
-    return Shipment.objects.filter(Q(origin__in=visible) | Q(destination__in=visible))
 
 
 def shipment_for_user(user, number: str) -> Shipment:
