@@ -186,6 +186,10 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alokon <noreply@localhost>")
 
+# --- shipments ------------------------------------------------------------------------
+# Dispatch warns when a lot expires within this many days after the expected arrival.
+ALOKON_EXPIRY_WARNING_DAYS = env_int("ALOKON_EXPIRY_WARNING_DAYS", 90, minimum=0)
+
 # --- demo ---------------------------------------------------------------------------
 ALOKON_DEMO_PASSWORD = env_str("ALOKON_DEMO_PASSWORD", "alokon-demo")
 

@@ -211,7 +211,7 @@ def _allocate(shipment: Shipment, lines: list[ShipmentLine], usable_after: dt.da
 def shipment_dispatch(*, shipment: Shipment, actor, business_date: dt.date | None = None) -> DispatchResult:
     """Dispatch a draft: allocate lots, post origin → in transit, issue the token."""
     business_date = business_date or timezone.localdate()
-    warning_days = getattr(settings, "ALOKON_EXPIRY_WARNING_DAYS", 90)
+    warning_days = settings.ALOKON_EXPIRY_WARNING_DAYS
     with transaction.atomic():
         # Lock the draft: a second dispatch of the same shipment waits here, then
         # finds it dispatched.
