@@ -28,7 +28,32 @@ def code_field(help_text, *, required: bool = True) -> serializers.CharField:
     )
 
 
-class ProductCodeField(serializers.CharField):
+class CodeLookupField(serializers.CharField):
+    """A code of the right shape that names an existing row; the validated value is the row.
+
+    The shape is checked first (as a string, so a NUL byte or a huge value never
+    reaches the database), then ``lookup`` finds the row; none is a 400 with the
+    ``unknown`` message.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", CODE_MAX_LENGTH)
+        kwargs.setdefault("validators", [code_validator])
+        super().__init__(**kwargs)
+
+    def lookup(self, code: str):
+        raise NotImplementedError
+
+    def run_validation(self, data=serializers.empty):
+        code = super().run_validation(data)
+        found = self.lookup(code)
+        if found is None:
+            # %-formatting, not fail(**kwargs): the message is lazy and DRF's fail() uses str.format.
+            raise serializers.ValidationError(self.error_messages["unknown"] % {"code": code}, code="unknown")
+        return found
+
+
+class ProductCodeField(CodeLookupField):
     """A product code that must exist; the validated value is the ``Product``.
 
     Unknown product is a 400, not a 404: products are public master data, so the
@@ -38,19 +63,8 @@ class ProductCodeField(serializers.CharField):
 
     default_error_messages = {"unknown": _("There is no product with code %(code)s.")}
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", CODE_MAX_LENGTH)
-        kwargs.setdefault("validators", [code_validator])
-        super().__init__(**kwargs)
-
-    def run_validation(self, data=serializers.empty):
-        # The code's shape is validated first (as a string), then it is looked up.
-        code = super().run_validation(data)
-        try:
-            return Product.objects.get(code=code)
-        except Product.DoesNotExist:
-            # %-formatting, not fail(**kwargs): the message is lazy and DRF's fail() uses str.format.
-            raise serializers.ValidationError(self.error_messages["unknown"] % {"code": code}, code="unknown") from None
+    def lookup(self, code: str):
+        return Product.objects.filter(code=code).first()
 
 
 class LocationListParams(serializers.Serializer):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from inventory.api.params import CODE_MAX_LENGTH, ProductCodeField, code_field, code_validator
+from inventory.api.params import CODE_MAX_LENGTH, CodeLookupField, ProductCodeField, code_field, code_validator
 from inventory.models import (
     Discrepancy,
     Location,
@@ -67,7 +67,7 @@ def quantity_field(*, min_value: int, **kwargs) -> WholeNumberField:
     return WholeNumberField(min_value=min_value, max_value=MAX_LINE_QUANTITY, **kwargs)
 
 
-class LocationCodeField(serializers.CharField):
+class LocationCodeField(CodeLookupField):
     """A real location that exists anywhere in the tree; the validated value is the ``Location``.
 
     Used for a destination: returns go up the tree and transfers go to siblings, so
@@ -77,17 +77,8 @@ class LocationCodeField(serializers.CharField):
 
     default_error_messages = {"unknown": _("There is no location with code %(code)s.")}
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", CODE_MAX_LENGTH)
-        kwargs.setdefault("validators", [code_validator])
-        super().__init__(**kwargs)
-
-    def run_validation(self, data=serializers.empty):
-        code = super().run_validation(data)
-        location = Location.objects.real().filter(code=code).first()
-        if location is None:
-            raise serializers.ValidationError(self.error_messages["unknown"] % {"code": code}, code="unknown")
-        return location
+    def lookup(self, code: str):
+        return Location.objects.real().filter(code=code).first()
 
 
 def batch_field(**kwargs) -> serializers.CharField:
