@@ -7,7 +7,7 @@ the receiving page's response time with 100,000 shipments in the database.
 1. A database of its own (``alokon_bench_receiving``, rebuilt each run): one
    province, 10 districts, 100 clinics; stock at the province; ``--shipments``
    dispatched shipments to the districts, created and dispatched through the
-   services (two processes), of which ``--receipts`` carry 8 lines (one per
+   services (``--builders`` processes, default 4), of which ``--receipts`` carry 8 lines (one per
    product) and the rest one line.
 2. gunicorn (``--workers``, DEBUG off, as docker/ will run it) on 127.0.0.1.
 3. Receipts: 8 client threads, each with its district clerk's API token, POST full
@@ -46,7 +46,7 @@ PASSWORD = "bench-password-1"
 DISTRICTS = 10
 
 
-def build(url: str, shipments: int, eight_line: int) -> None:
+def build(url: str, shipments: int, eight_line: int, builders: int = 4) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -90,7 +90,7 @@ def build(url: str, shipments: int, eight_line: int) -> None:
 
     ctx = mp.get_context("spawn")
     plan = [(i, 8 if i < eight_line else 1) for i in range(shipments)]
-    procs = [ctx.Process(target=_make_shipments, args=(url, plan[k::2])) for k in range(2)]
+    procs = [ctx.Process(target=_make_shipments, args=(url, plan[k::builders])) for k in range(builders)]
     started = time.monotonic()
     for p in procs:
         p.start()
@@ -287,11 +287,12 @@ def main(argv=None) -> None:
     parser.add_argument("--page-requests", type=int, default=300)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--seconds", type=float, default=10, help="length of the raw-SQL run")
+    parser.add_argument("--builders", type=int, default=4, help="processes creating the shipments")
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args(argv)
     url = args.database_url
     if not args.skip_build:
-        build(url, args.shipments, args.receipts)
+        build(url, args.shipments, args.receipts, args.builders)
     print_facts(url)
     server, base = start_server(url, args.workers)
     try:
