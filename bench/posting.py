@@ -219,7 +219,7 @@ def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, 
                 if is_real:
                     available[(location, lot)] += quantity
                     after = available[(location, lot)]
-                rows.append((location, lot, product, quantity, after))
+                rows.append((location, lot, product, quantity, after, ""))
             cur.execute(
                 posting_sql.WRITE,
                 posting_sql.write_params(

@@ -57,6 +57,7 @@ class StockCardEntrySerializer(serializers.ModelSerializer):
         fields = [
             "date",
             "kind",
+            "reason",
             "quantity",
             "balance_after",
             "document",

@@ -1,6 +1,6 @@
 """The write side's tables: the location tree, products and lots, and the stock ledger."""
 
-from inventory.models.ledger import LedgerEntry, Movement, MovementKind, StockBalance
+from inventory.models.ledger import EntryReason, LedgerEntry, Movement, MovementKind, StockBalance
 from inventory.models.locations import ClinicKind, Level, Location, VirtualRole
 from inventory.models.policies import StockPolicy
 from inventory.models.products import Lot, Method, Product, Unit
@@ -12,6 +12,7 @@ __all__ = [
     "Discrepancy",
     "DiscrepancyKind",
     "DiscrepancyStatus",
+    "EntryReason",
     "LedgerEntry",
     "Level",
     "Location",

@@ -36,6 +36,15 @@ class MovementKind(models.TextChoices):
     REVERSAL = "reversal", _("Reversal")
 
 
+class EntryReason(models.TextChoices):
+    """Why units went to loss or adjustment (blank for ordinary movements)."""
+
+    DAMAGED = "damaged", _("Damaged")
+    EXPIRED = "expired", _("Expired")
+    LOST = "lost", _("Lost")
+    STOLEN = "stolen", _("Stolen")
+
+
 class Movement(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
     document = models.CharField(_("document"), max_length=64, help_text=_("Voucher number, e.g. SBBK-72-2026-000001"))
@@ -91,6 +100,9 @@ class LedgerEntry(models.Model):
     )
     quantity = models.BigIntegerField(_("quantity"))
     kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
+    # db_default: rows written before this column existed, and any writer that does
+    # not name it, get a blank reason from the database itself.
+    reason = models.CharField(_("reason"), max_length=16, choices=EntryReason.choices, blank=True, db_default="")
     business_date = models.DateField(_("business date"))
     recorded_at = models.DateTimeField(_("recorded at"))
     recorded_by = models.ForeignKey(

@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from inventory.errors import InsufficientStock, InvalidMovement, Shortage
-from inventory.models import Location, Lot, Movement, MovementKind, VirtualRole
+from inventory.models import EntryReason, Location, Lot, Movement, MovementKind, VirtualRole
 from inventory.reference import VIRTUAL_LOCATIONS
 from inventory.services import posting_sql
 
@@ -53,6 +53,7 @@ class EntrySpec:
     location: Location
     lot: Lot
     quantity: int
+    reason: str = ""  # an EntryReason, for units going to loss or adjustment
 
 
 def virtual_location(role: VirtualRole | str) -> Location:
@@ -89,6 +90,8 @@ def _validate(entries: Sequence[EntrySpec], business_date: dt.date, document: st
     for entry in entries:
         if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int):
             raise InvalidMovement(_("Quantities must be whole numbers."))
+        if entry.reason not in EntryReason.values and entry.reason != "":
+            raise InvalidMovement(_("Unknown reason %(reason)s.") % {"reason": entry.reason})
         if entry.quantity == 0:
             raise InvalidMovement(_("A quantity of zero moves nothing; leave the line out."))
         if entry.location.pk is None or entry.lot.pk is None:
@@ -151,7 +154,7 @@ def movement_post(
                 key = (entry.location.pk, entry.lot.pk)
                 running[key] += entry.quantity
                 after = running[key]
-            rows.append((entry.location.pk, entry.lot.pk, entry.lot.product_id, entry.quantity, after))
+            rows.append((entry.location.pk, entry.lot.pk, entry.lot.product_id, entry.quantity, after, entry.reason))
         cursor.execute(
             posting_sql.WRITE,
             posting_sql.write_params(
@@ -242,7 +245,7 @@ def movement_reverse(*, movement: Movement, actor, business_date: dt.date | None
                 _("Movement %(document)s has already been reversed.") % {"document": movement.document}
             )
         specs = [
-            EntrySpec(location=e.location, lot=e.lot, quantity=-e.quantity)
+            EntrySpec(location=e.location, lot=e.lot, quantity=-e.quantity, reason=e.reason)
             for e in movement.entries.select_related("location", "lot__product").order_by("id")
         ]
         return movement_post(

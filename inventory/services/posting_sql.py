@@ -43,14 +43,14 @@ WITH balances AS (
             %(note)s::text, %(reverses)s::bigint)
     RETURNING id
 ), entries AS (
-    INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,
+    INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind, reason,
                                        business_date, recorded_at, recorded_by_id, balance_after)
-    SELECT movement.id, e.location_id, e.lot_id, e.product_id, e.quantity, %(kind)s::varchar,
+    SELECT movement.id, e.location_id, e.lot_id, e.product_id, e.quantity, %(kind)s::varchar, e.reason,
            %(date)s::date, %(now)s::timestamptz, %(actor)s::bigint, e.balance_after
       FROM movement,
            unnest(%(e_locations)s::bigint[], %(e_lots)s::bigint[], %(e_products)s::bigint[],
-                  %(e_quantities)s::bigint[], %(e_after)s::bigint[])
-           WITH ORDINALITY AS e(location_id, lot_id, product_id, quantity, balance_after, ord)
+                  %(e_quantities)s::bigint[], %(e_after)s::bigint[], %(e_reasons)s::varchar[])
+           WITH ORDINALITY AS e(location_id, lot_id, product_id, quantity, balance_after, reason, ord)
      ORDER BY e.ord
     RETURNING 1
 )
@@ -74,7 +74,8 @@ def write_params(
     """Parameters of ``WRITE``.
 
     ``deltas``: net change per real (location id, lot id), in lock order; ``rows``:
-    the entries in order, each (location id, lot id, product id, quantity, balance after).
+    the entries in order, each (location id, lot id, product id, quantity, balance
+    after, reason).
     """
     return {
         "now": now,
@@ -92,4 +93,5 @@ def write_params(
         "e_products": [r[2] for r in rows],
         "e_quantities": [r[3] for r in rows],
         "e_after": [r[4] for r in rows],
+        "e_reasons": [r[5] for r in rows],
     }

@@ -36,6 +36,7 @@ from inventory.models import (
     Discrepancy,
     DiscrepancyKind,
     DiscrepancyStatus,
+    EntryReason,
     LedgerEntry,
     Lot,
     MovementKind,
@@ -162,10 +163,10 @@ def receipt_record(
         entries: list[EntrySpec] = []
         found: list[tuple[str, Lot, int]] = []  # discrepancies: (kind, lot, quantity)
 
-        def move(source, target, lot, quantity):
+        def move(source, target, lot, quantity, reason=""):
             if quantity:
-                entries.append(EntrySpec(location=source, lot=lot, quantity=-quantity))
-                entries.append(EntrySpec(location=target, lot=lot, quantity=quantity))
+                entries.append(EntrySpec(location=source, lot=lot, quantity=-quantity, reason=reason))
+                entries.append(EntrySpec(location=target, lot=lot, quantity=quantity, reason=reason))
 
         for lot, (good, damaged) in counted.items():
             left = remaining.get(lot.pk, 0)
@@ -173,9 +174,9 @@ def receipt_record(
             damaged_in = min(damaged, left - good_in)
             remaining[lot.pk] = left - good_in - damaged_in
             move(transit, destination, lot, good_in)
-            move(transit, loss, lot, damaged_in)
+            move(transit, loss, lot, damaged_in, EntryReason.DAMAGED)
             move(adjustment, destination, lot, good - good_in)
-            move(adjustment, loss, lot, damaged - damaged_in)
+            move(adjustment, loss, lot, damaged - damaged_in, EntryReason.DAMAGED)
             beyond = good - good_in + damaged - damaged_in
             if lot.pk not in shipped_lots:
                 found.append((DiscrepancyKind.OTHER_LOT, lot, good + damaged))

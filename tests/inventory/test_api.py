@@ -242,7 +242,7 @@ def test_stock_card_entries_in_posting_order(shipped, lot, prov_user):
     body = response.json()
     assert body["next"] is None and body["previous"] is None and "count" not in body
     opening, dispatch = body["results"]
-    common = {"lot": "PK-001", "expiry": lot.expiry.isoformat()}
+    common = {"lot": "PK-001", "expiry": lot.expiry.isoformat(), "reason": ""}
     assert opening.pop("recorded_at") and dispatch.pop("recorded_at")
     assert opening == {
         **common,

@@ -177,3 +177,27 @@ def test_shortage_message_in_both_languages(stocked, lot, language, expected):
             document="T-LANG",
         )
     assert str(excinfo.value) == expected
+
+
+def test_reason_is_stored_and_an_unknown_one_refused(stocked, lot):
+    loss = virtual_location(VirtualRole.LOSS)
+    movement = movement_post(
+        kind=MovementKind.LOSS,
+        entries=[
+            EntrySpec(location=stocked["prov"], lot=lot, quantity=-2, reason="expired"),
+            EntrySpec(location=loss, lot=lot, quantity=2, reason="expired"),
+        ],
+        business_date=timezone.localdate(),
+        document="T-REASON",
+    )
+    assert set(LedgerEntry.objects.filter(movement=movement).values_list("reason", flat=True)) == {"expired"}
+    with pytest.raises(InvalidMovement):
+        movement_post(
+            kind=MovementKind.LOSS,
+            entries=[
+                EntrySpec(location=stocked["prov"], lot=lot, quantity=-1, reason="eaten"),
+                EntrySpec(location=loss, lot=lot, quantity=1, reason="eaten"),
+            ],
+            business_date=timezone.localdate(),
+            document="T-REASON2",
+        )

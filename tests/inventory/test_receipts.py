@@ -178,3 +178,12 @@ def test_eight_simultaneous_full_receipts_make_one(setup):
     assert Receipt.objects.count() == 1
     assert StockBalance.objects.get(location=setup["palu"], lot=setup["lot"]).quantity == 500
     assert ledger_check().ok
+
+
+def test_damaged_units_go_to_loss_with_their_reason(setup):
+    record(setup, [ReceiptLineSpec(setup["product"], setup["lot"], 490, damaged=10)])
+    loss = virtual_location(VirtualRole.LOSS)
+    assert list(LedgerEntry.objects.filter(location=loss).values_list("quantity", "reason")) == [(10, "damaged")]
+    transit = virtual_location(VirtualRole.IN_TRANSIT)
+    reasons = sorted(LedgerEntry.objects.filter(location=transit, quantity__lt=0).values_list("quantity", "reason"))
+    assert reasons == [(-490, ""), (-10, "damaged")]
