@@ -11,6 +11,13 @@ from tests.factories import LotFactory
 pytestmark = pytest.mark.django_db
 
 
+#: a raw ledger row, written around the posting service
+INSERT_ENTRY = (
+    "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
+    " business_date, recorded_at, balance_after)"
+)
+
+
 def refused(sql, params=()):
     """Run ``sql`` in a savepoint, forcing deferred constraints; return the database's error."""
     with pytest.raises(DatabaseError) as excinfo, transaction.atomic(), connection.cursor() as cursor:
@@ -38,8 +45,7 @@ def test_movement_update_and_delete_are_refused(stocked):
 def test_zero_quantity_is_refused(stocked, lot):
     entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
     message = refused(
-        "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-        " business_date, recorded_at, balance_after) VALUES (%s, %s, %s, %s, 0, 'adjustment', now(), now(), 100)",
+        INSERT_ENTRY + " VALUES (%s, %s, %s, %s, 0, 'adjustment', now(), now(), 100)",
         [entry.movement_id, entry.location_id, lot.id, lot.product_id],
     )
     assert "entry_quantity_nonzero" in message
@@ -53,8 +59,7 @@ def test_negative_balance_is_refused(stocked, lot):
 def test_negative_balance_after_is_refused(stocked, lot):
     entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
     message = refused(
-        "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-        " business_date, recorded_at, balance_after) VALUES (%s, %s, %s, %s, -1, 'adjustment', now(), now(), -1)",
+        INSERT_ENTRY + " VALUES (%s, %s, %s, %s, -1, 'adjustment', now(), now(), -1)",
         [entry.movement_id, entry.location_id, lot.id, lot.product_id],
     )
     assert "entry_balance_after_nonnegative" in message
@@ -63,8 +68,7 @@ def test_negative_balance_after_is_refused(stocked, lot):
 def test_movement_that_does_not_net_to_zero_is_refused_at_commit_check(stocked, lot):
     entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
     message = refused(
-        "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-        " business_date, recorded_at, balance_after) VALUES (%s, %s, %s, %s, 7, 'adjustment', now(), now(), 107)",
+        INSERT_ENTRY + " VALUES (%s, %s, %s, %s, 7, 'adjustment', now(), now(), 107)",
         [entry.movement_id, entry.location_id, lot.id, lot.product_id],
     )
     assert "does not net to zero" in message
@@ -111,9 +115,7 @@ def test_unbalanced_movement_fails_at_commit(stocked, lot):
         connection.cursor() as cursor,
     ):
         cursor.execute(
-            "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-            " business_date, recorded_at, balance_after)"
-            " VALUES (%s, %s, %s, %s, 3, 'adjustment', now(), now(), 103)",
+            INSERT_ENTRY + " VALUES (%s, %s, %s, %s, 3, 'adjustment', now(), now(), 103)",
             [entry.movement_id, entry.location_id, lot.id, lot.product_id],
         )
     assert LedgerEntry.objects.count() == 2
@@ -123,8 +125,7 @@ def test_entry_with_a_lot_that_does_not_exist_is_refused(stocked, lot):
     """Only the composite (lot, product) foreign key guards the lot column; it is enough."""
     entry = LedgerEntry.objects.filter(location=stocked["prov"]).first()
     message = refused(
-        "INSERT INTO inventory_ledgerentry (movement_id, location_id, lot_id, product_id, quantity, kind,"
-        " business_date, recorded_at, balance_after) VALUES (%s, %s, %s, %s, 1, 'adjustment', now(), now(), 101),"
+        INSERT_ENTRY + " VALUES (%s, %s, %s, %s, 1, 'adjustment', now(), now(), 101),"
         " (%s, %s, %s, %s, -1, 'adjustment', now(), now(), 100)",
         [entry.movement_id, entry.location_id, 999999, lot.product_id] * 2,
     )
