@@ -186,56 +186,64 @@ def _raw_writer(workload: Workload, mode: str, index: int, seconds: float, barri
         queue.put({**_timed(step, seconds, barrier), "delta": 0})
 
 
-def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, barrier, queue) -> None:
-    """The service's SQL from plain psycopg: what posting costs without Django and Python."""
+def raw_poster(conn, prefix: str):
+    """``post(kind, entries)`` running the posting service's own SQL on ``conn``, one
+    transaction per call; entries are (location id, lot id, product id, quantity, is_real)."""
     import datetime as dt
 
     from inventory.services import posting_sql
 
+    cur = conn.cursor()
+    counter = 0
+
+    def post(kind, entries):
+        nonlocal counter
+        counter += 1
+        real = sorted({(e[0], e[1]) for e in entries if e[4]})
+        deltas = {k: sum(e[3] for e in entries if (e[0], e[1]) == k) for k in real}
+        cur.execute(posting_sql.LOCK, posting_sql.lock_params(real))
+        available = {(loc, lot): qty for loc, lot, qty in cur.fetchall()}
+        missing = [k for k in real if k not in available]
+        now = dt.datetime.now(dt.UTC)
+        if missing:
+            products = {(e[0], e[1]): e[2] for e in entries}
+            cur.execute(posting_sql.CREATE, posting_sql.create_params(missing, products, now))
+            cur.execute(posting_sql.LOCK, posting_sql.lock_params(missing))
+            available.update({(loc, lot): qty for loc, lot, qty in cur.fetchall()})
+        rows = []
+        for location, lot, product, quantity, is_real in entries:
+            after = None
+            if is_real:
+                available[(location, lot)] += quantity
+                after = available[(location, lot)]
+            rows.append((location, lot, product, quantity, after, ""))
+        cur.execute(
+            posting_sql.WRITE,
+            posting_sql.write_params(
+                now=now,
+                deltas=deltas,
+                kind=kind,
+                document=f"{prefix}{counter}",
+                date=dt.date.today(),
+                actor_id=None,
+                note="",
+                reverses_id=None,
+                rows=rows,
+            ),
+        )
+        cur.fetchone()
+        conn.commit()
+
+    return post
+
+
+def _raw_same_writer(workload: Workload, mode: str, index: int, seconds: float, barrier, queue) -> None:
+    """The service's SQL from plain psycopg: what posting costs without Django and Python."""
     rng = random.Random(workload.seed * 1000 + index)
     with raw_connect(workload.url) as conn:
-        cur = conn.cursor()
         virtual = dict(conn.execute("SELECT virtual_role, id FROM inventory_location WHERE level = 'virtual'"))
         supplier, dispensed = virtual["supplier"], virtual["dispensed"]
-        prefix, counter, cycle = f"RAW-{os.getpid()}-", 0, []
-
-        def post(kind, entries):  # entries: (location id, lot id, product id, quantity, is_real)
-            nonlocal counter
-            counter += 1
-            real = sorted({(e[0], e[1]) for e in entries if e[4]})
-            deltas = {k: sum(e[3] for e in entries if (e[0], e[1]) == k) for k in real}
-            cur.execute(posting_sql.LOCK, posting_sql.lock_params(real))
-            available = {(loc, lot): qty for loc, lot, qty in cur.fetchall()}
-            missing = [k for k in real if k not in available]
-            now = dt.datetime.now(dt.UTC)
-            if missing:
-                products = {(e[0], e[1]): e[2] for e in entries}
-                cur.execute(posting_sql.CREATE, posting_sql.create_params(missing, products, now))
-                cur.execute(posting_sql.LOCK, posting_sql.lock_params(missing))
-                available.update({(loc, lot): qty for loc, lot, qty in cur.fetchall()})
-            rows = []
-            for location, lot, product, quantity, is_real in entries:
-                after = None
-                if is_real:
-                    available[(location, lot)] += quantity
-                    after = available[(location, lot)]
-                rows.append((location, lot, product, quantity, after, ""))
-            cur.execute(
-                posting_sql.WRITE,
-                posting_sql.write_params(
-                    now=now,
-                    deltas=deltas,
-                    kind=kind,
-                    document=f"{prefix}{counter}",
-                    date=dt.date.today(),
-                    actor_id=None,
-                    note="",
-                    reverses_id=None,
-                    rows=rows,
-                ),
-            )
-            cur.fetchone()
-            conn.commit()
+        post, cycle = raw_poster(conn, f"RAW-{os.getpid()}-"), []
 
         def step():
             if not cycle:
@@ -293,8 +301,9 @@ def collect(queue, procs, count: int, *, timeout: float) -> list:
     return reports
 
 
-def _run(workload: Workload, kind: str, mode: str, writers: int, seconds: float) -> Result:
-    target = {"service": _service_writer, "raw": _raw_same_writer, "raw-minimal": _raw_writer}[kind]
+def _run(workload: Workload, kind: str, mode: str, writers: int, seconds: float, target=None) -> Result:
+    """``writers`` processes of ``target`` (by default the writer named by ``kind``)."""
+    target = target or {"service": _service_writer, "raw": _raw_same_writer, "raw-minimal": _raw_writer}[kind]
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(writers), ctx.Queue()
     with raw_connect(workload.url, autocommit=True) as conn:

@@ -135,7 +135,7 @@ def receipt_record(
     fingerprint = request_hash(lines, note)
     business_date = business_date or timezone.localdate()
     with transaction.atomic():
-        locked = Shipment.objects.select_for_update().select_related("destination").get(pk=shipment.pk)
+        locked = Shipment.objects.select_for_update(of=("self",)).select_related("destination").get(pk=shipment.pk)
         existing = Receipt.objects.filter(client_uuid=client_uuid).first()
         if existing is not None:
             if existing.shipment_id != locked.pk or existing.request_hash != fingerprint:

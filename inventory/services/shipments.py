@@ -215,7 +215,9 @@ def shipment_dispatch(*, shipment: Shipment, actor, business_date: dt.date | Non
     with transaction.atomic():
         # Lock the draft: a second dispatch of the same shipment waits here, then
         # finds it dispatched.
-        locked = Shipment.objects.select_for_update().select_related("origin", "destination").get(pk=shipment.pk)
+        locked = (
+            Shipment.objects.select_for_update(of=("self",)).select_related("origin", "destination").get(pk=shipment.pk)
+        )
         if locked.status != ShipmentStatus.DRAFT:
             raise ShipmentStateError(_("Shipment %(number)s was already dispatched.") % {"number": locked.number})
         if not actor.is_superuser and actor.location_id != locked.origin_id:
