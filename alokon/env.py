@@ -55,6 +55,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int_map(name: str, default: dict[str, int]) -> dict[str, int]:
+    """``key=number,key=number`` merged over ``default`` (keys not given keep theirs)."""
+    value = env_str(name)
+    result = dict(default)
+    if value is None:
+        return result
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, sep, number = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            result[key.strip()] = int(number)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not key=integer") from None
+        if result[key.strip()] < 0:
+            raise ImproperlyConfigured(f"{name}: {item!r} must not be negative")
+    return result
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default)
     if value not in choices:

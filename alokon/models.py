@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 class Role(models.TextChoices):
     WAREHOUSE = "warehouse", _("Warehouse staff")
+    # Kepala gudang: warehouse staff who may also approve the location's stock counts.
+    HEAD = "head", _("Warehouse head")
     FIELD = "field", _("Field worker (PKB/PLKB)")
     MANAGER = "manager", _("Manager")
     ADMIN = "admin", _("Administrator")
@@ -29,6 +31,11 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    @property
+    def is_warehouse_staff(self) -> bool:
+        """Works in a warehouse: dispatches, receives, counts (staff and head)."""
+        return self.is_superuser or self.role in (Role.WAREHOUSE, Role.HEAD)
 
     def scope_root(self):
         """The root of the subtree this user may see, or None for no access."""

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from alokon import embedded_db
-from alokon.env import database_config, env_bool, env_int, env_list, env_str
+from alokon.env import database_config, env_bool, env_int, env_int_map, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded_db.data_dir()
@@ -189,6 +189,13 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alokon <noreply@localhost>")
 # --- shipments ------------------------------------------------------------------------
 # Dispatch warns when a lot expires within this many days after the expected arrival.
 ALOKON_EXPIRY_WARNING_DAYS = env_int("ALOKON_EXPIRY_WARNING_DAYS", 90, minimum=0)
+# Expected lead time in days per route, "<origin level>><destination level>=days"; a
+# shipment still in transit after it is overdue (a daily task opens a discrepancy).
+# Routes not listed (returns, between siblings) use ALOKON_LEAD_DAYS_DEFAULT.
+ALOKON_LEAD_DAYS = env_int_map(
+    "ALOKON_LEAD_DAYS", {"national>province": 14, "province>district": 14, "district>clinic": 7}
+)
+ALOKON_LEAD_DAYS_DEFAULT = env_int("ALOKON_LEAD_DAYS_DEFAULT", 14, minimum=0)
 
 # --- demo ---------------------------------------------------------------------------
 ALOKON_DEMO_PASSWORD = env_str("ALOKON_DEMO_PASSWORD", "alokon-demo")

@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("inventory.api.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("inventory.urls")),
 ]

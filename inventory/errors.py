@@ -123,3 +123,23 @@ class ReceiptConflict(AlokonError):
 
     http_status = 409
     code = "conflict"
+
+
+class NotAllowed(AlokonError):
+    """The user can see the document but their role or location may not do this."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class InvalidDocument(AlokonError):
+    """A reconciliation document (resolution, count, dispensing, figures) is not valid."""
+
+    code = "invalid"
+
+
+class DocumentConflict(AlokonError):
+    """Not possible in the document's state: already resolved, approved, closed…"""
+
+    http_status = 409
+    code = "conflict"

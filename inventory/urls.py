@@ -26,4 +26,8 @@ urlpatterns = [
     path("scan", scan.scan, name="scan"),
     path("s/<str:token>", receive.receive, name="receive"),
     path("s/<str:token>/receipts/<uuid:client_uuid>", receive.receipt_detail, name="receipt-detail"),
+    path("", include("inventory.urls_discrepancies")),
+    path("", include("inventory.urls_counts")),
+    path("", include("inventory.urls_dispensing")),
+    path("", include("inventory.urls_activity")),
 ]

@@ -29,7 +29,6 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alokon.models import Role
 from inventory.api import params as p
 from inventory.api import shipment_serializers as s
 from inventory.api.pagination import ApiPagination
@@ -85,7 +84,7 @@ def shipment_for_user(user, number: str, *, detail: bool = False) -> Shipment:
 
 def _require_shipper(user) -> None:
     """Warehouse staff with a home location (a superuser acts for their own location)."""
-    if user.location_id is None or not (user.is_superuser or user.role == Role.WAREHOUSE):
+    if user.location_id is None or not user.is_warehouse_staff:
         raise PermissionDenied(_("Only warehouse staff create and dispatch shipments."))
 
 

@@ -5,7 +5,7 @@ that accepts the whole code alphabet. Anything else under ``/api/v1/`` is a JSON
 404, so a client never has to parse the site's HTML error page.
 """
 
-from django.urls import path, re_path, register_converter
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -53,6 +53,9 @@ urlpatterns = [
     ),
     path("shipments/<api_shipment_number:number>/qr.svg", shipments.ShipmentQrSvg.as_view(), name="api-shipment-qr"),
     path("scan/", shipments.Scan.as_view(), name="api-scan"),
+    path("", include("inventory.api.urls_discrepancies")),
+    path("", include("inventory.api.urls_counts")),
+    path("", include("inventory.api.urls_dispensing")),
     # Last: only paths ending in "/" so that APPEND_SLASH still redirects "/api/v1/stock".
     re_path(r"^.*/$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

@@ -72,6 +72,11 @@ class Shipment(models.Model):
     )
     dispatch_date = models.DateField(_("dispatch date"), null=True, blank=True)
     expected_arrival = models.DateField(_("expected arrival"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # A return created to resolve a discrepancy of another shipment.
+    returns = models.ForeignKey(
+        "self", verbose_name=_("return of"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     dispatch_movement = models.OneToOneField(
         "inventory.Movement", null=True, blank=True, on_delete=models.PROTECT, related_name="dispatched_shipment"
     )
@@ -93,6 +98,10 @@ class Shipment(models.Model):
                 condition=Q(status=ShipmentStatus.DRAFT)
                 | Q(token__isnull=False, dispatch_movement__isnull=False, dispatched_at__isnull=False),
                 name="shipment_dispatched_has_token",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ShipmentStatus.CLOSED) | Q(closed_at__isnull=False),
+                name="shipment_closed_has_time",
             ),
             models.CheckConstraint(
                 condition=Q(token__isnull=True) | Q(token__regex=r"^[A-Za-z0-9_-]{22,}$"),

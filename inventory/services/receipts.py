@@ -43,6 +43,7 @@ from inventory.models import (
     Product,
     Receipt,
     ReceiptLine,
+    Resolution,
     Shipment,
     ShipmentStatus,
     VirtualRole,
@@ -226,7 +227,12 @@ def receipt_record(
         lots = {lot.pk: lot for lot in Lot.objects.filter(pk__in=remaining.keys())}
         for lot_id, left in remaining.items():
             if left != short_before.get(lot_id, 0):
-                open_shorts.filter(lot_id=lot_id).update(status=DiscrepancyStatus.RESOLVED)
+                open_shorts.filter(lot_id=lot_id).update(
+                    status=DiscrepancyStatus.RESOLVED,
+                    resolution=Resolution.RECEIVED,
+                    resolved_at=timezone.now(),
+                    resolved_by=actor,
+                )
                 if left > 0:
                     found.append((DiscrepancyKind.SHORT, lots[lot_id], left))
         Discrepancy.objects.bulk_create(

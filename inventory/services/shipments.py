@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from inventory.errors import InvalidShipment, LineShortage, ShipmentShortage, ShipmentStateError
 from inventory.models import (
-    Level,
     Location,
     Lot,
     MovementKind,
@@ -37,16 +36,15 @@ from inventory.models import (
     VirtualRole,
 )
 from inventory.qr import new_shipment_token
+from inventory.services.lead_times import expected_arrival
 from inventory.services.posting import EntrySpec, movement_post, virtual_location
 
 #: a line above this is a typing error, not a shipment (the largest BKKBN lots are ~10^6)
 MAX_LINE_QUANTITY = 10_000_000
 
+
 #: days from dispatch to expected arrival, by the destination's level (issue 4 makes
 #: this configurable per route level)
-LEAD_DAYS = {Level.PROVINCE: 14, Level.DISTRICT: 14, Level.CLINIC: 7, Level.NATIONAL: 14}
-
-
 @dataclass(frozen=True)
 class LineSpec:
     product: Product
@@ -157,6 +155,16 @@ def _allocate(shipment: Shipment, lines: list[ShipmentLine], usable_after: dt.da
     (new lines are created for the extra lots). Raises ShipmentShortage naming each
     line that cannot be covered by lots that are still usable at ``usable_after``.
     """
+    # Lock the origin's balance rows of these products first, in the posting
+    # service's order (location, lot), so concurrent dispatches from one warehouse
+    # allocate one after the other from what is really left, instead of both
+    # choosing the same first-expiring lot and one failing at posting.
+    list(
+        StockBalance.objects.select_for_update(of=("self",))
+        .filter(location=shipment.origin, product__in={line.product_id for line in lines})
+        .order_by("lot_id")
+        .values_list("pk", flat=True)
+    )
     balances = (
         StockBalance.objects.filter(location=shipment.origin, quantity__gt=0, lot__expiry__gt=usable_after)
         .select_related("lot")
@@ -222,7 +230,7 @@ def shipment_dispatch(*, shipment: Shipment, actor, business_date: dt.date | Non
             raise ShipmentStateError(_("Shipment %(number)s was already dispatched.") % {"number": locked.number})
         if not actor.is_superuser and actor.location_id != locked.origin_id:
             raise InvalidShipment(_("Only staff of the origin can dispatch this shipment."))
-        expected = business_date + dt.timedelta(days=LEAD_DAYS.get(locked.destination.level, 7))
+        expected = expected_arrival(locked.origin, locked.destination, business_date)
         lines = list(locked.lines.select_related("product", "lot"))
         pairs = _allocate(locked, lines, usable_after=expected)
 

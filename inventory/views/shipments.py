@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from alokon.models import Role
 from inventory.errors import AlokonError
 from inventory.forms.shipments import ShipmentFilterForm, ShipmentForm, line_formset
 from inventory.models import Shipment, ShipmentStatus
@@ -53,7 +52,7 @@ def shipment_for_user(user, number: str) -> Shipment:
 
 def can_ship(user) -> bool:
     """Warehouse staff with a home location (a superuser acts for their own location, if any)."""
-    return user.location_id is not None and (user.is_superuser or user.role == Role.WAREHOUSE)
+    return user.location_id is not None and user.is_warehouse_staff
 
 
 def can_dispatch(user, shipment: Shipment) -> bool:

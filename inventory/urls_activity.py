@@ -1,0 +1,3 @@
+"""Page URLs of activity (included by inventory.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Page URLs of counts (included by inventory.urls)."""
+
+urlpatterns: list = []

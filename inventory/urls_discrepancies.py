@@ -1,0 +1,3 @@
+"""Page URLs of discrepancies (included by inventory.urls)."""
+
+urlpatterns: list = []

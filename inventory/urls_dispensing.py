@@ -1,0 +1,3 @@
+"""Page URLs of dispensing (included by inventory.urls)."""
+
+urlpatterns: list = []
