@@ -1,5 +1,8 @@
 """Seed the demo in one transaction; a second run only makes sure locations and users exist.
 
+Service figures and month closes (``figures``) are built when the demo clinics have
+none yet, so a demo seeded before they existed gets them on its next run.
+
 Whether the demo's stock has been built is read from the ledger itself (the
 demo's opening movement exists), not from a flag that could disagree with it: the
 ledger is append-only, so once that movement is there the whole history is too.
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from inventory.demo.figures import build_figures
 from inventory.demo.locations import ensure_locations
 from inventory.demo.stock import OPENING_DOCUMENT, StockSummary, build_stock
 from inventory.demo.users import DEMO_USERS, ensure_users
@@ -25,6 +29,7 @@ class SeedResult:
     locations: int
     users: list[str]
     stock: StockSummary
+    figures: int = 0  # service figures created by this run
 
 
 def demo_seeded() -> bool:
@@ -44,4 +49,12 @@ def seed_demo(*, reset_passwords: bool = False, today: dt.date | None = None) ->
         stock = StockSummary()
         if created:
             stock = build_stock(tree=tree, users=users, today=today)
-    return SeedResult(created_stock=created, locations=len(tree), users=[u.username for u in DEMO_USERS], stock=stock)
+        # Separate from the stock: a demo seeded before service figures existed gets them on the next run.
+        figures = build_figures(tree=tree, users=users, today=today)
+    return SeedResult(
+        created_stock=created,
+        locations=len(tree),
+        users=[u.username for u in DEMO_USERS],
+        stock=stock,
+        figures=figures,
+    )

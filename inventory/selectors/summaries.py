@@ -147,9 +147,10 @@ def area_totals(root: Location | None, products: list[Product]) -> tuple[list[Pr
 
 
 def expiry_flag(expiry: dt.date, today: dt.date | None = None) -> str:
-    """'expired', 'expiring' (within 90 days) or ''."""
+    """'expired' (on or after its expiry date: no longer dispensed or dispatched),
+    'expiring' (within 90 days) or ''."""
     today = today or timezone.localdate()
-    if expiry < today:
+    if expiry <= today:
         return "expired"
     if expiry <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS):
         return "expiring"

@@ -5,6 +5,10 @@
 - managers: each child area's stock totals (warehouse and everything below it);
 - administrators and superusers: links to the admin, then the manager's page.
 
+Warehouse staff and managers also see the monthly stock-count reminder: the
+locations in their scope not counted since the first of the month (``counts_due``;
+a manager's list is cut at ``DUE_SHOWN`` with the total beside it).
+
 A user without a home location sees nothing but a message saying so (a superuser
 without one sees the whole tree, as ``visible_locations`` allows).
 """
@@ -16,8 +20,12 @@ from django.shortcuts import render
 
 from alokon.models import Role
 from inventory.models import Level
+from inventory.selectors.counts import counts_due
 from inventory.selectors.scope import visible_locations
 from inventory.selectors.summaries import active_products, area_totals, location_summary, locations_summary
+
+#: reminders listed by name on a manager's home page; the rest are a number
+DUE_SHOWN = 10
 
 
 @login_required
@@ -44,6 +52,7 @@ def _warehouse(request, location):
             "location": location,
             "summary": location_summary(location),
             "children": location.children.real(),
+            "count_due": counts_due(request.user).exists(),
         },
     )
 
@@ -61,4 +70,17 @@ def _field(request, location):
 def _manager(request, location, *, template):
     products = active_products()
     own, areas = area_totals(location, products)
-    return render(request, template, {"location": location, "products": products, "own": own, "areas": areas})
+    due = counts_due(request.user)
+    due_total = due.count()
+    return render(
+        request,
+        template,
+        {
+            "location": location,
+            "products": products,
+            "own": own,
+            "areas": areas,
+            "counts_due": list(due[:DUE_SHOWN]) if due_total else [],
+            "counts_due_total": due_total,
+        },
+    )

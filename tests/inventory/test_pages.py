@@ -175,11 +175,15 @@ def test_location_stock_flags_expiring_and_expired_lots(client, login, tree, pro
     soon = LotFactory(product=products["SUNTIK-3"], batch="S3-SOON", expiry=today + dt.timedelta(days=30))
     gone = LotFactory(product=products["SUNTIK-3"], batch="S3-GONE", expiry=today - dt.timedelta(days=1))
     fine = LotFactory(product=products["SUNTIK-3"], batch="S3-FINE", expiry=today + dt.timedelta(days=400))
-    opening_balance_post(location=tree["palu"], lines=[(soon, 5), (gone, 6), (fine, 7)], business_date=today)
+    # Expiring today: no longer dispensed or dispatched, so already "expired".
+    ends = LotFactory(product=products["SUNTIK-3"], batch="S3-ENDS", expiry=today)
+    opening_balance_post(
+        location=tree["palu"], lines=[(soon, 5), (gone, 6), (fine, 7), (ends, 8)], business_date=today
+    )
     login("kab7271", tree["palu"])
     response = client.get(stock_url("72.71"))
     flags = {row.lot.batch: flag for row, flag in response.context["lots"]}
-    assert flags == {"S3-GONE": "expired", "S3-SOON": "expiring", "S3-FINE": ""}
+    assert flags == {"S3-GONE": "expired", "S3-ENDS": "expired", "S3-SOON": "expiring", "S3-FINE": ""}
     html = response.content.decode()
     assert '<tr class="expired">' in html and '<tr class="expiring">' in html
 

@@ -23,8 +23,20 @@ from django.test import override_settings
 from django.utils import timezone
 
 from inventory.demo import locations as demo_locations
+from inventory.demo.figures import CLOSED_DISTRICT, FALLING, FIGURE_MONTHS, figure_months
 from inventory.demo.stock import HISTORY_MONTHS, OPENING_DOCUMENT
-from inventory.models import ClinicKind, LedgerEntry, Level, Location, Lot, Movement, MovementKind, StockBalance
+from inventory.models import (
+    ClinicKind,
+    LedgerEntry,
+    Level,
+    Location,
+    Lot,
+    MonthClose,
+    Movement,
+    MovementKind,
+    ServiceFigure,
+    StockBalance,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +93,10 @@ def snapshot():
         "lots": sorted(Lot.objects.values_list("product__code", "batch", "expiry")),
         "locations": sorted(Location.objects.values_list("code", "name", "parent__code", "latitude", "longitude")),
         "users": sorted(get_user_model().objects.values_list("username", "password", "role", "location__code")),
+        "figures": sorted(
+            ServiceFigure.objects.values_list("location__code", "month", "product__code", "active_users", "new_users")
+        ),
+        "closes": sorted(MonthClose.objects.values_list("location__code", "month")),
     }
 
 
@@ -268,3 +284,30 @@ def test_monthly_dispensing_quantities_are_plausible(seeded):
         assert low <= row["units"] <= high, row
         seen.add(row["product__code"])
     assert set(ranges) <= seen
+
+
+def test_every_clinic_reports_plausible_service_figures(seeded):
+    months = figure_months(timezone.localdate())
+    assert len(months) == FIGURE_MONTHS >= 6
+    clinics = set(Location.objects.filter(level=Level.CLINIC, path__startswith="00/72/").values_list("code", flat=True))
+    figures = ServiceFigure.objects.filter(is_current=True)
+    reported = figures.values("location__code").annotate(months=Count("month", distinct=True))
+    assert {row["location__code"]: row["months"] for row in reported} == dict.fromkeys(clinics, FIGURE_MONTHS)
+    assert not figures.filter(month__gte=timezone.localdate().replace(day=1)).exists()
+    for row in figures.filter(location__clinic_kind="puskesmas", product__code__in=["PIL-KOMB", "SUNTIK-3"]):
+        assert 10 <= row.active_users <= 1000 and row.new_users < row.active_users / 4, row
+    # One clinic's 3-month injectable users fall month after month at the end.
+    clinic, method = FALLING
+    falling = list(
+        figures.filter(location__code=clinic, product__code=method)
+        .order_by("month")
+        .values_list("active_users", flat=True)
+    )
+    assert falling[-1] < falling[-2] < falling[-3] < falling[-4] and falling[-1] < falling[0] * 0.6
+
+
+def test_one_district_closed_every_month_but_the_last(seeded):
+    months = figure_months(timezone.localdate())
+    closed = sorted(MonthClose.objects.filter(location__code=CLOSED_DISTRICT).values_list("month", flat=True))
+    assert closed == months[:-1]
+    assert MonthClose.objects.count() == len(months) - 1
