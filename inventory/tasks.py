@@ -3,6 +3,9 @@
 ``check_ledger`` is the nightly repair check (scheduled in the database by migration
 0004, so an administrator can move it): it recomputes balances from the ledger and
 reports every mismatch; it never repairs anything by itself.
+
+``open_overdue`` runs each morning (migration 0013): it opens an overdue discrepancy
+for every lot a dispatched shipment still has in transit past its expected arrival.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from inventory.services.discrepancies import open_overdue_discrepancies
 from inventory.services.ledger_check import ledger_check
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,32 @@ def check_ledger() -> int:
     else:
         logger.error("ledger check: %d mismatch(es) in %s", len(report.mismatches), counts)
     return len(report.mismatches)
+
+
+@shared_task(
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+    # One set-based statement; minutes even with every shipment of the country in transit.
+    soft_time_limit=10 * 60,
+    time_limit=11 * 60,
+)
+def open_overdue() -> int:
+    """Open overdue discrepancies (at most one open per shipment and lot); return how many were opened."""
+    result = open_overdue_discrepancies()
+    for record in result.opened:
+        logger.info(
+            "overdue: %s %s lot %s, %d in transit since %s (expected %s)",
+            record.shipment.number,
+            record.product.code,
+            record.lot.batch,
+            record.quantity,
+            record.shipment.dispatch_date,
+            record.shipment.expected_arrival,
+        )
+    logger.info("overdue: %d record(s) opened for %d shipment(s)", result.count, result.shipments)
+    return result.count
 
 
 @shared_task(time_limit=30)

@@ -1,3 +1,9 @@
 """Report pages (mounted at /reports/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from reports import views
+
+urlpatterns = [
+    path("reconciliation/", views.reconciliation_report, name="reconciliation-report"),
+]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from alokon.models import Role
 from inventory.demo.lots import LotSpec, cartons, create_lots
-from inventory.models import Level, Location, Lot, MovementKind, VirtualRole
+from inventory.models import Dispensing, DispensingPeriod, Level, Location, Lot, MovementKind, VirtualRole
 from inventory.services.opening import opening_balance_post
 from inventory.services.posting import EntrySpec, movement_post, transfer, virtual_location
 
@@ -180,8 +180,11 @@ class Ledger:
         return f"{prefix}-{code}-{day.year}-{self.sequence[key]:06d}"
 
     def post(self, *, kind, entries: list[EntrySpec], day: dt.date, document: str, actor, note: str = DEMO_NOTE):
-        movement_post(kind=kind, entries=entries, business_date=day, document=document, actor=actor, note=note)
+        movement = movement_post(
+            kind=kind, entries=entries, business_date=day, document=document, actor=actor, note=note
+        )
         self._mirror(entries)
+        return movement
 
     def post_opening(self, location: Location, lines: list[tuple[Lot, int]], day: dt.date):
         opening_balance_post(
@@ -379,10 +382,21 @@ def _dispense(ledger: Ledger, plan: ClinicPlan, day: dt.date, rng: random.Random
         for lot, quantity in ledger.pick(plan.location, code, asked, usable_until=day, shipping=False):
             entries += transfer(source=plan.location, destination=ledger.dispensed, lot=lot, quantity=quantity)
     if entries:
-        ledger.post(
+        actor = ledger.actor(plan.location)
+        movement = ledger.post(
             kind=MovementKind.DISPENSING,
             entries=entries,
             day=day,
             document=f"PEMAKAIAN-{plan.location.code}-{day:%Y%m}",
-            actor=ledger.actor(plan.location),
+            actor=actor,
+        )
+        # The document a clinic's monthly report makes (what dispensing_record writes).
+        Dispensing.objects.create(
+            location=plan.location,
+            date=day,
+            period=DispensingPeriod.MONTH,
+            recorded_by=actor,
+            recorded_at=movement.recorded_at,
+            movement=movement,
+            note=DEMO_NOTE,
         )

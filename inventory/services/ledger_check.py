@@ -8,7 +8,10 @@ Set-based passes over the ledger, each one ordered index-only scan:
    starting at zero"; the last one equals the balance row; entries at virtual
    locations carry no balance-after;
 2. balance rows with no entries at all must be zero (and never at a virtual location);
-3. per movement and lot: the entries net to zero.
+3. per movement and lot: the entries net to zero;
+4. per shipment that is received or closed, and lot: nothing is left in transit from
+   the shipment's own movements (its dispatch, its receipts, the resolutions of its
+   discrepancies).
 
 The database already refuses most of these states; this check is what notices when
 something went around it (a restored backup, a manual fix, a bug in a trigger).
@@ -27,7 +30,8 @@ LIMIT = 1000
 
 @dataclass(frozen=True)
 class Mismatch:
-    kind: str  # "balance", "chain", "movement", "virtual_balance_after", "virtual_balance"
+    # "balance", "chain", "movement", "virtual_balance_after", "virtual_balance", "shipment_in_transit"
+    kind: str
     location: str | None
     product: str | None
     batch: str | None
@@ -56,6 +60,15 @@ class Mismatch:
                 "product": self.product,
                 "batch": self.batch,
                 "found": self.found,
+            }
+        if self.kind == "shipment_in_transit":
+            return _(
+                "shipment %(ref)s is received or closed but still has %(found)s of %(product)s %(batch)s in transit"
+            ) % {
+                "ref": self.reference,
+                "found": self.found,
+                "product": self.product,
+                "batch": self.batch,
             }
         if self.kind == "virtual_balance":
             return _("%(where)s: a virtual location keeps no balance row, but one holds %(found)s") % {
@@ -131,6 +144,28 @@ SELECT m.id, m.document, p.code, lot.batch, u.net
   JOIN inventory_product p ON p.id = lot.product_id
 """
 
+# A received or closed shipment has nothing left in transit: its dispatch, receipts
+# and resolution movements net to zero at the in-transit location, per lot. UNION
+# (not UNION ALL): two discrepancies may share one resolution movement.
+_SHIPMENTS_IN_TRANSIT = f"""
+SELECT s.number, s.status, p.code, lot.batch, sum(e.quantity)
+  FROM inventory_shipment s
+  JOIN LATERAL (
+        SELECT s.dispatch_movement_id AS movement_id
+        UNION SELECT r.movement_id FROM inventory_receipt r WHERE r.shipment_id = s.id
+        UNION SELECT d.resolution_movement_id FROM inventory_discrepancy d WHERE d.shipment_id = s.id
+       ) m ON m.movement_id IS NOT NULL
+  JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id
+  JOIN inventory_location l ON l.id = e.location_id AND l.virtual_role = 'in_transit'
+  JOIN inventory_lot lot ON lot.id = e.lot_id
+  JOIN inventory_product p ON p.id = lot.product_id
+ WHERE s.status IN ('received', 'closed')
+ GROUP BY s.id, s.number, s.status, p.code, lot.batch
+HAVING sum(e.quantity) <> 0
+ ORDER BY s.number, lot.batch
+ LIMIT {LIMIT}
+"""
+
 
 def ledger_check() -> LedgerReport:
     """Check every balance, every running balance and every movement; return what differs."""
@@ -160,6 +195,9 @@ def ledger_check() -> LedgerReport:
         cursor.execute(_MOVEMENTS)
         for movement_id, document, product, batch, net in cursor.fetchall():
             mismatches.append(Mismatch("movement", None, product, batch, 0, net, f"{movement_id} {document}"))
+        cursor.execute(_SHIPMENTS_IN_TRANSIT)
+        for number, status, product, batch, left in cursor.fetchall():
+            mismatches.append(Mismatch("shipment_in_transit", None, product, batch, 0, left, f"{number} ({status})"))
         cursor.execute(
             "SELECT (SELECT count(*) FROM inventory_ledgerentry), (SELECT count(*) FROM inventory_stockbalance),"
             " (SELECT count(*) FROM inventory_movement)"

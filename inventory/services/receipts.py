@@ -13,7 +13,10 @@ What moves, per lot counted:
   and the shipment's own in-transit stock is never overdrawn; a discrepancy
   (over, other lot) records it until someone resolves it.
 What is still in transit after the receipt is a short discrepancy; a later
-receipt that brings it replaces that discrepancy with what is still missing.
+receipt that brings it replaces that discrepancy with what is still missing, and
+settles the shipment's open overdue records. A receipt that leaves nothing in
+transit and no open discrepancy, after someone resolved one, closes the shipment
+(``inventory.services.discrepancies.shipment_close_if_settled``).
 """
 
 from __future__ import annotations
@@ -95,12 +98,25 @@ def request_hash(lines: Sequence[ReceiptLineSpec], note: str) -> str:
     return hashlib.sha256(json.dumps([body, note]).encode()).hexdigest()
 
 
+def shipment_movement_ids(shipment: Shipment) -> set[int]:
+    """The movements that move this shipment's goods through transit: its dispatch,
+    its receipts, and the resolutions of its discrepancies (write-off, late receipt,
+    accepting another lot). A return is a shipment of its own, with its own movements."""
+    # One query (the receiving page counts them).
+    receipts = Receipt.objects.filter(shipment=shipment, movement__isnull=False).values_list("movement_id", flat=True)
+    resolutions = Discrepancy.objects.filter(shipment=shipment, resolution_movement__isnull=False).values_list(
+        "resolution_movement_id", flat=True
+    )
+    ids = {shipment.dispatch_movement_id, *receipts.union(resolutions)}
+    ids.discard(None)
+    return ids
+
+
 def in_transit_by_lot(shipment: Shipment) -> dict[int, int]:
     """Units of each lot this shipment still has in transit (from its own movements)."""
-    movement_ids = [shipment.dispatch_movement_id, *shipment.receipts.values_list("movement_id", flat=True)]
     rows = (
         LedgerEntry.objects.filter(
-            movement_id__in=[m for m in movement_ids if m], location=virtual_location(VirtualRole.IN_TRANSIT)
+            movement_id__in=shipment_movement_ids(shipment), location=virtual_location(VirtualRole.IN_TRANSIT)
         )
         .values("lot_id")
         .annotate(total=Sum("quantity"))
@@ -111,7 +127,11 @@ def in_transit_by_lot(shipment: Shipment) -> dict[int, int]:
 def _already_received(shipment: Shipment) -> ShipmentStateError:
     last = shipment.receipts.select_related("received_by").order_by("-received_at").first()
     if last is None:
-        return ShipmentStateError(_("Shipment %(number)s is closed.") % {"number": shipment.number})
+        # Accounted for without a receipt: written off, or brought in by a late receipt.
+        return ShipmentStateError(
+            _("Shipment %(number)s has nothing left in transit: its discrepancies were resolved.")
+            % {"number": shipment.number}
+        )
     return ShipmentStateError(
         _("Shipment %(number)s was already received by %(user)s on %(when)s.")
         % {
@@ -235,10 +255,21 @@ def receipt_record(
                 )
                 if left > 0:
                     found.append((DiscrepancyKind.SHORT, lots[lot_id], left))
+        # An overdue shipment has arrived: what is still missing is a short from now on.
+        Discrepancy.objects.filter(shipment=locked, kind=DiscrepancyKind.OVERDUE, status=DiscrepancyStatus.OPEN).update(
+            status=DiscrepancyStatus.RESOLVED,
+            resolution=Resolution.RECEIVED,
+            resolved_at=timezone.now(),
+            resolved_by=actor,
+        )
         Discrepancy.objects.bulk_create(
             Discrepancy(shipment=locked, receipt=receipt, kind=kind, product_id=lot.product_id, lot=lot, quantity=qty)
             for kind, lot, qty in found
         )
         locked.status = ShipmentStatus.RECEIVED if not any(remaining.values()) else ShipmentStatus.PARTIALLY_RECEIVED
         locked.save(update_fields=["status"])
+        # Imported here: the discrepancy service builds on this module.
+        from inventory.services.discrepancies import shipment_close_if_settled
+
+        shipment_close_if_settled(locked)
     return ReceiptResult(receipt=receipt, created=True)

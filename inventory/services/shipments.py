@@ -115,11 +115,23 @@ def _next_number(origin: Location, year: int) -> str:
 
 
 def shipment_create(
-    *, origin: Location, destination: Location, lines: Sequence[LineSpec], actor, note: str = ""
+    *,
+    origin: Location,
+    destination: Location,
+    lines: Sequence[LineSpec],
+    actor,
+    note: str = "",
+    _return_for: Shipment | None = None,
 ) -> Shipment:
-    """Create a numbered draft shipment from ``origin`` (the actor's own location) to ``destination``."""
+    """Create a numbered draft shipment from ``origin`` (the actor's own location) to ``destination``.
+
+    ``_return_for`` is internal (``inventory.services.discrepancies``): a return of that
+    shipment's goods, created on behalf of ``origin`` by whoever resolved its
+    discrepancy (the destination's staff, or a manager above it); it is recorded in
+    ``Shipment.returns``.
+    """
     today = timezone.localdate()
-    if not actor.is_superuser and actor.location_id != origin.pk:
+    if _return_for is None and not actor.is_superuser and actor.location_id != origin.pk:
         raise InvalidShipment(_("You can only create shipments from your own location."))
     if origin.is_virtual or destination.is_virtual:
         raise InvalidShipment(_("Shipments go between real locations."))
@@ -140,6 +152,7 @@ def shipment_create(
             destination=destination,
             created_by=actor,
             note=note,
+            returns=_return_for,
         )
         ShipmentLine.objects.bulk_create(
             ShipmentLine(shipment=shipment, product=line.product, lot=line.lot, quantity=line.quantity)
@@ -216,8 +229,15 @@ def _allocate(shipment: Shipment, lines: list[ShipmentLine], usable_after: dt.da
     return pairs
 
 
-def shipment_dispatch(*, shipment: Shipment, actor, business_date: dt.date | None = None) -> DispatchResult:
-    """Dispatch a draft: allocate lots, post origin → in transit, issue the token."""
+def shipment_dispatch(
+    *, shipment: Shipment, actor, business_date: dt.date | None = None, _as_return: bool = False
+) -> DispatchResult:
+    """Dispatch a draft: allocate lots, post origin → in transit, issue the token.
+
+    ``_as_return`` is internal: a return draft (``Shipment.returns`` set) made by
+    ``inventory.services.discrepancies`` may be dispatched by the one who resolved
+    the discrepancy, on behalf of the return's origin.
+    """
     business_date = business_date or timezone.localdate()
     warning_days = settings.ALOKON_EXPIRY_WARNING_DAYS
     with transaction.atomic():
@@ -228,7 +248,8 @@ def shipment_dispatch(*, shipment: Shipment, actor, business_date: dt.date | Non
         )
         if locked.status != ShipmentStatus.DRAFT:
             raise ShipmentStateError(_("Shipment %(number)s was already dispatched.") % {"number": locked.number})
-        if not actor.is_superuser and actor.location_id != locked.origin_id:
+        on_behalf = _as_return and locked.returns_id is not None
+        if not on_behalf and not actor.is_superuser and actor.location_id != locked.origin_id:
             raise InvalidShipment(_("Only staff of the origin can dispatch this shipment."))
         expected = expected_arrival(locked.origin, locked.destination, business_date)
         lines = list(locked.lines.select_related("product", "lot"))

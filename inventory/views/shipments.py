@@ -29,6 +29,7 @@ from inventory.errors import AlokonError
 from inventory.forms.shipments import ShipmentFilterForm, ShipmentForm, line_formset
 from inventory.models import Shipment, ShipmentStatus
 from inventory.qr import qr_png, qr_svg, shipment_url
+from inventory.selectors.discrepancies import shipment_history
 from inventory.selectors.shipments import shipments_for
 from inventory.services.shipments import shipment_create, shipment_dispatch
 from inventory.views.receive import can_receive
@@ -128,7 +129,10 @@ def _detail(request, shipment, *, error=None, status=200):
             "can_dispatch": can_dispatch(request.user, shipment),
             "receive_url": _receive_path(request.user, shipment),
             "receipts": shipment.receipts.select_related("received_by").order_by("received_at"),
-            "discrepancies": shipment.discrepancies.select_related("product", "lot").order_by("id"),
+            "discrepancies": shipment.discrepancies.select_related(
+                "product", "lot", "resolved_by", "return_shipment"
+            ).order_by("id"),
+            "history": shipment_history(shipment) if shipment.dispatched_at else [],
         },
         status=status,
     )

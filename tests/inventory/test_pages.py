@@ -177,9 +177,7 @@ def test_location_stock_flags_expiring_and_expired_lots(client, login, tree, pro
     fine = LotFactory(product=products["SUNTIK-3"], batch="S3-FINE", expiry=today + dt.timedelta(days=400))
     # Expiring today: no longer dispensed or dispatched, so already "expired".
     ends = LotFactory(product=products["SUNTIK-3"], batch="S3-ENDS", expiry=today)
-    opening_balance_post(
-        location=tree["palu"], lines=[(soon, 5), (gone, 6), (fine, 7), (ends, 8)], business_date=today
-    )
+    opening_balance_post(location=tree["palu"], lines=[(soon, 5), (gone, 6), (fine, 7), (ends, 8)], business_date=today)
     login("kab7271", tree["palu"])
     response = client.get(stock_url("72.71"))
     flags = {row.lot.batch: flag for row, flag in response.context["lots"]}

@@ -1,0 +1,1 @@
+"""Read-only queries behind the report pages and their exports."""
