@@ -29,6 +29,8 @@ DEMO_USERS = [
     DemoUser("prov72", Role.WAREHOUSE, "72"),
     DemoUser("kab7271", Role.WAREHOUSE, "72.71"),
     DemoUser("kab7210", Role.WAREHOUSE, "72.10"),
+    # Kepala gudang of Kota Palu: approves the district's stock counts.
+    DemoUser("kepala7271", Role.HEAD, "72.71"),
     DemoUser("faskes7271", Role.WAREHOUSE, "72.71-001"),
     DemoUser("pkb7210", Role.FIELD, "72.10"),
     DemoUser("manajer72", Role.MANAGER, "72"),
