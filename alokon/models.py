@@ -16,6 +16,12 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
+class AlertEmail(models.TextChoices):
+    IMMEDIATE = "immediate", _("Each alert as it opens")
+    DAILY = "daily", _("A daily digest")
+    OFF = "off", _("No e-mail (inbox only)")
+
+
 class User(AbstractUser):
     location = models.ForeignKey(
         "inventory.Location",
@@ -27,6 +33,9 @@ class User(AbstractUser):
         help_text=_("The user sees and acts on this location's subtree only."),
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.WAREHOUSE)
+    alert_email = models.CharField(
+        _("alert e-mail"), max_length=16, choices=AlertEmail.choices, default=AlertEmail.IMMEDIATE
+    )
 
     class Meta:
         verbose_name = _("user")

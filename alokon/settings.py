@@ -178,6 +178,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
+# After a posting queues a quiet location for alert computation, send the worker a
+# message (the worker waits out the debounce interval). Off: only the periodic run
+# computes queued locations (the tests turn it off; the Celery tests turn it on).
+ALOKON_ALERTS_WAKE_WORKER = env_bool("ALOKON_ALERTS_WAKE_WORKER", True)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -20,3 +20,7 @@ STORAGES = {  # noqa: F405
 # Several test runs may share one server (the embedded default, or CI's): each can
 # name its own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ALOKON_TEST_DB", "test_alokon")}  # noqa: F405
+
+# Postings do not message a worker in tests (the queue row is still written); the
+# Celery end-to-end tests switch it on.
+ALOKON_ALERTS_WAKE_WORKER = False

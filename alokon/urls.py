@@ -8,5 +8,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("inventory.api.urls")),
     path("reports/", include("reports.urls")),
+    path("", include("reports.urls_alerts")),
     path("", include("inventory.urls")),
 ]

@@ -2,7 +2,8 @@
 
 ``check_ledger`` is the nightly repair check (scheduled in the database by migration
 0004, so an administrator can move it): it recomputes balances from the ledger and
-reports every mismatch; it never repairs anything by itself.
+reports every mismatch; it never repairs anything by itself. Its findings become
+``ledger_mismatch`` alerts (one per location and product; a sound ledger resolves them).
 
 ``open_overdue`` runs each morning (migration 0013): it opens an overdue discrepancy
 for every lot a dispatched shipment still has in transit past its expected arrival.
@@ -11,12 +12,14 @@ for every lot a dispatched shipment still has in transit past its expected arriv
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
 from inventory.services.discrepancies import open_overdue_discrepancies
 from inventory.services.ledger_check import ledger_check
+from reports.services.document_alerts import sync_ledger_mismatches
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,19 @@ def check_ledger() -> int:
         logger.info("ledger check: consistent (%s)", counts)
     else:
         logger.error("ledger check: %d mismatch(es) in %s", len(report.mismatches), counts)
+    with transaction.atomic():
+        result = sync_ledger_mismatches(report)
+        if result.opened:
+            # Imported when needed, as compute_alerts does.
+            from reports.services.notifications import deliver_new_alerts
+
+            transaction.on_commit(partial(deliver_new_alerts, list(result.opened)))
+    logger.info(
+        "ledger check alerts: %d opened, %d updated, %d resolved",
+        len(result.opened),
+        len(result.updated),
+        len(result.resolved),
+    )
     return len(report.mismatches)
 
 

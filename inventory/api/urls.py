@@ -53,6 +53,7 @@ urlpatterns = [
     ),
     path("shipments/<api_shipment_number:number>/qr.svg", shipments.ShipmentQrSvg.as_view(), name="api-shipment-qr"),
     path("scan/", shipments.Scan.as_view(), name="api-scan"),
+    path("", include("reports.api_urls")),
     path("", include("inventory.api.urls_discrepancies")),
     path("", include("inventory.api.urls_counts")),
     path("", include("inventory.api.urls_dispensing")),

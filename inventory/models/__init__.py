@@ -1,5 +1,6 @@
 """The write side's tables: the location tree, products and lots, and the stock ledger."""
 
+from inventory.models.changes import LocationChange
 from inventory.models.counts import CountStatus, StockCount, StockCountLine
 from inventory.models.dispensing import Dispensing, DispensingPeriod, MonthClose, ServiceFigure
 from inventory.models.ledger import EntryReason, LedgerEntry, Movement, MovementKind, StockBalance
@@ -30,6 +31,7 @@ __all__ = [
     "LedgerEntry",
     "Level",
     "Location",
+    "LocationChange",
     "Lot",
     "Method",
     "MonthClose",

@@ -1,8 +1,10 @@
 """Rows the pages show: stock per product with AMC, months of stock and policy status.
 
-Built from the selectors in a fixed, small number of queries per page whatever the
-number of locations (one for balances, one for consumption, one for policies), so
-a district with 30 clinics costs the same round trips as one clinic.
+A location's own stock (``location_summary``, ``locations_summary``) comes from the
+indicators the alerts use (``reports.selectors.indicators``: AMC adjusted for days
+stocked out, issues to the subtree at warehouses, in transit, status class,
+suggested order), one statement for any number of locations, so a page and an
+alert never disagree. Area totals (``area_totals``) add up stock only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from inventory.models import Location, Product, StockBalance, StockPolicy
-from inventory.selectors.stock import amc_by_location, average_monthly_consumption, months_of_stock
+from inventory.selectors.stock import months_of_stock
 
 EXPIRY_WARNING_DAYS = 90
 
@@ -26,6 +28,7 @@ class Status:
     """CSS-friendly status of one product's stock against the max-min policy."""
 
     STOCKOUT = "stockout"
+    EMERGENCY = "emergency"
     LOW = "low"
     OK = "ok"
     OVER = "over"
@@ -39,6 +42,8 @@ class ProductStock:
     amc: Decimal | None = None
     mos: Decimal | None = None
     status: str = Status.UNKNOWN
+    in_transit: int = 0
+    suggested_order: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,40 @@ def _rows(products, quantities: dict[int, int], amc: dict[int, Decimal], policy)
     return rows
 
 
+# reports.selectors.indicators' status class → the CSS status above.
+_FROM_INDICATOR = {
+    "stocked_out": Status.STOCKOUT,
+    "emergency": Status.EMERGENCY,
+    "below_min": Status.LOW,
+    "within": Status.OK,
+    "above_max": Status.OVER,
+}
+
+
+def _indicator_rows(locations: list[Location], products: list[Product]) -> dict[int, list[ProductStock]]:
+    from reports.selectors.indicators import stock_indicators
+
+    found = {(row.location_id, row.product_id): row for row in stock_indicators([loc.pk for loc in locations])}
+    result = {}
+    for location in locations:
+        rows = []
+        for product in products:
+            row = found.get((location.pk, product.pk))
+            if row is None:
+                rows.append(ProductStock(product, 0, status=Status.STOCKOUT))
+                continue
+            status = _FROM_INDICATOR.get(row.status, Status.UNKNOWN)
+            if row.soh == 0:
+                status = Status.STOCKOUT  # held or not: nothing on the shelf is what the page shows
+            rows.append(ProductStock(product, row.soh, row.amc, row.mos, status, row.in_transit, row.suggested_order))
+        result[location.pk] = rows
+    return result
+
+
 def location_summary(location: Location, products: list[Product] | None = None) -> list[ProductStock]:
     """Stock held at ``location`` itself, every active product (zero included: a stockout matters)."""
     products = products if products is not None else active_products()
-    quantities = dict(
-        StockBalance.objects.filter(location=location)
-        .values("product_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("product_id", "total")
-    )
-    amc = average_monthly_consumption(location)
-    return _rows(products, quantities, amc, StockPolicy.objects.for_location(location))
+    return _indicator_rows([location], products)[location.pk]
 
 
 def _policies_for(locations: list[Location]) -> dict[int, StockPolicy | None]:
@@ -100,20 +128,8 @@ def _policies_for(locations: list[Location]) -> dict[int, StockPolicy | None]:
 
 def locations_summary(locations: list[Location], products: list[Product]) -> list[LocationStock]:
     """Own stock of each location, with AMC and months of stock (the field worker's clinic list)."""
-    ids = [loc.pk for loc in locations]
-    quantities: dict[int, dict[int, int]] = defaultdict(dict)
-    for r in (
-        StockBalance.objects.filter(location_id__in=ids)
-        .values("location_id", "product_id")
-        .annotate(total=Sum("quantity"))
-    ):
-        quantities[r["location_id"]][r["product_id"]] = r["total"]
-    amc = amc_by_location(ids)
-    policies = _policies_for(locations)
-    return [
-        LocationStock(loc, _rows(products, quantities[loc.pk], amc.get(loc.pk, {}), policies[loc.pk]))
-        for loc in locations
-    ]
+    rows = _indicator_rows(locations, products)
+    return [LocationStock(loc, rows[loc.pk]) for loc in locations]
 
 
 class _SplitPart(Func):

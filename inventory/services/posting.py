@@ -30,11 +30,13 @@ The SQL is in ``posting_sql``; a posting is two round trips and a commit.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,6 +46,8 @@ from inventory.errors import InsufficientStock, InvalidMovement, Shortage
 from inventory.models import EntryReason, Location, Lot, Movement, MovementKind, VirtualRole
 from inventory.reference import VIRTUAL_LOCATIONS
 from inventory.services import posting_sql
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,14 @@ def movement_post(
                 rows=rows,
             ),
         )
-        movement_id, balances_moved, entries_written = cursor.fetchone()
+        movement_id, balances_moved, entries_written, newly_queued = cursor.fetchone()
         if balances_moved != len(keys) or entries_written != len(entries):  # pragma: no cover - locked rows
             raise InvalidMovement(_("The stock changed while it was being posted; please try again."))
+        if newly_queued:
+            # A location that was quiet is now queued for alert computation: wake the
+            # worker after commit (never needed for correctness: a periodic task
+            # picks up anything queued, so a broker that is down loses nothing).
+            transaction.on_commit(wake_alert_worker, robust=True)
 
     movement = Movement(
         id=movement_id,
@@ -186,6 +195,25 @@ def movement_post(
     movement._state.adding = False
     movement._state.db = connection.alias
     return movement
+
+
+def wake_alert_worker() -> None:
+    """Ask the worker to compute the alerts of queued locations (debounced there)."""
+    if not settings.ALOKON_ALERTS_WAKE_WORKER:
+        return
+    from celery import current_app
+
+    try:
+        # Fail fast when the broker is down (the client would otherwise retry for ~6 s
+        # while the user waits for their committed posting's page).
+        with current_app.connection_for_write(
+            connect_timeout=2, transport_options={"max_retries": 0, "socket_connect_timeout": 2}
+        ) as conn:
+            current_app.send_task(
+                "reports.tasks.compute_queued_alerts", retry=False, ignore_result=True, connection=conn
+            )
+    except Exception:  # noqa: BLE001 - a broker that is down must not fail a committed posting
+        logger.warning("alerts: could not reach the broker; the periodic run will pick the change up", exc_info=True)
 
 
 def _cursor() -> psycopg.Cursor:

@@ -53,8 +53,17 @@ WITH balances AS (
            WITH ORDINALITY AS e(location_id, lot_id, product_id, quantity, balance_after, reason, ord)
      ORDER BY e.ord
     RETURNING 1
+), changes AS (
+    -- Queue the real locations for alert computation; an already queued one adds
+    -- nothing and locks nothing (inventory.models.changes).
+    INSERT INTO inventory_locationchange (location_id, changed_at)
+    SELECT DISTINCT t.location_id, %(now)s::timestamptz FROM unnest(%(b_locations)s::bigint[]) AS t(location_id)
+    ON CONFLICT (location_id) DO NOTHING
+    RETURNING location_id
 )
-SELECT movement.id, (SELECT count(*) FROM balances), (SELECT count(*) FROM entries) FROM movement
+SELECT movement.id, (SELECT count(*) FROM balances), (SELECT count(*) FROM entries),
+       (SELECT count(*) FROM changes)
+  FROM movement
 """
 
 

@@ -1,0 +1,148 @@
+"""Syncing the alert table with the conditions that hold now.
+
+Each alert kind's computation returns ``Candidate`` rows: the (kind, location,
+product) keys whose condition holds, with their figures. ``sync_alerts`` then, in one
+transaction and a handful of set-based statements:
+
+1. copies the candidates into a temporary table (COPY);
+2. ``INSERT … ON CONFLICT`` on the partial unique index ``alert_one_active``: a new
+   key opens an alert, a key with an active (open or acknowledged) alert updates its
+   figures, severity and ``updated_at`` (an acknowledged alert stays acknowledged);
+3. resolves every active alert of the same kinds, inside the same scope, whose key is
+   no longer a candidate.
+
+Runs of ``compute_alerts`` may overlap (the nightly run and a debounced one, or a
+retried task beside its first attempt): a transaction-level advisory lock makes them
+take turns, so both see each other's result and nothing is opened twice (the unique
+index is the last guard).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+# pg_advisory_xact_lock key of alert syncing ("alokon alerts").
+ALERT_LOCK = 0x616C_6572_7473
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A condition that holds now: (kind, location, product) and what to show about it."""
+
+    kind: str
+    location_id: int
+    product_id: int | None
+    severity: int
+    quantity: Decimal | int | None = None
+    figures: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass
+class SyncResult:
+    opened: list[int] = field(default_factory=list)  # alert ids
+    updated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+
+    def merge(self, other: SyncResult) -> SyncResult:
+        self.opened += other.opened
+        self.updated += other.updated
+        self.resolved += other.resolved
+        return self
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def lock_alerts() -> None:
+    """Take the alert-sync lock for the rest of the current transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALERT_LOCK])
+
+
+def sync_alerts(
+    kinds: Collection[str],
+    candidates: Iterable[Candidate],
+    *,
+    location_ids: Collection[int] | None = None,
+    now: dt.datetime | None = None,
+) -> SyncResult:
+    """Make the active alerts of ``kinds`` (at ``location_ids``, or everywhere when None)
+    exactly the ``candidates``: open the new, update the still-true, resolve the rest."""
+    now = now or timezone.now()
+    kinds = sorted({str(k) for k in kinds})
+    rows = {(c.kind, c.location_id, c.product_id): c for c in candidates}
+    stray = {c.kind for c in rows.values()} - set(kinds)
+    if stray:
+        raise ValueError(f"candidates of kinds not being synced: {sorted(stray)}")
+    if location_ids is not None:
+        outside = {c.location_id for c in rows.values()} - set(location_ids)
+        if outside:
+            raise ValueError(f"candidates outside the scope being synced: {sorted(outside)[:5]}")
+    result = SyncResult()
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_alerts()
+        cursor.execute(
+            "CREATE TEMP TABLE alert_candidate (kind text, location_id bigint, product_id bigint,"
+            " severity smallint, quantity numeric, figures jsonb) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(
+            "COPY alert_candidate (kind, location_id, product_id, severity, quantity, figures) FROM STDIN"
+        ) as copy:
+            for c in rows.values():
+                copy.write_row(
+                    (
+                        c.kind,
+                        c.location_id,
+                        c.product_id,
+                        int(c.severity),
+                        c.quantity,
+                        json.dumps(c.figures, default=_json_default),
+                    )
+                )
+        cursor.execute(
+            """
+            INSERT INTO reports_alert AS a
+                   (kind, location_id, product_id, status, severity, quantity, figures, opened_at, updated_at,
+                    acknowledgement_note)
+            SELECT kind, location_id, product_id, 'open', severity, quantity, figures, %(now)s, %(now)s, ''
+              FROM alert_candidate
+             ORDER BY kind, location_id, product_id
+                ON CONFLICT (kind, location_id, product_id) WHERE status IN ('open', 'acknowledged')
+                DO UPDATE SET severity = EXCLUDED.severity, quantity = EXCLUDED.quantity,
+                              figures = EXCLUDED.figures, updated_at = EXCLUDED.updated_at
+            RETURNING a.id, (a.xmax = 0) AS inserted
+            """,
+            {"now": now},
+        )
+        for alert_id, inserted in cursor.fetchall():
+            (result.opened if inserted else result.updated).append(alert_id)
+        scope = "" if location_ids is None else "AND a.location_id = ANY(%(locations)s)"
+        cursor.execute(
+            f"""
+            UPDATE reports_alert a SET status = 'resolved', resolved_at = %(now)s, updated_at = %(now)s
+             WHERE a.kind = ANY(%(kinds)s) AND a.status IN ('open', 'acknowledged') {scope}
+               AND NOT EXISTS (
+                    SELECT 1 FROM alert_candidate c
+                     WHERE c.kind = a.kind AND c.location_id = a.location_id
+                       AND c.product_id IS NOT DISTINCT FROM a.product_id)
+            RETURNING a.id
+            """,
+            {"now": now, "kinds": kinds, "locations": list(location_ids or [])},
+        )
+        result.resolved = [r[0] for r in cursor.fetchall()]
+        # ON COMMIT DROP drops it at the end of the transaction; compute_alerts syncs
+        # several kinds in one transaction, so drop it now.
+        cursor.execute("DROP TABLE alert_candidate")
+    return result
