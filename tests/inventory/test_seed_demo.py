@@ -311,3 +311,16 @@ def test_one_district_closed_every_month_but_the_last(seeded):
     closed = sorted(MonthClose.objects.filter(location__code=CLOSED_DISTRICT).values_list("month", flat=True))
     assert closed == months[:-1]
     assert MonthClose.objects.count() == len(months) - 1
+
+
+def test_the_demo_opens_with_its_alerts(seeded):
+    from inventory.models import LocationChange
+    from reports.models import Alert, AlertKind, AlertStatus
+
+    kinds = set(Alert.objects.filter(status=AlertStatus.OPEN).values_list("kind", flat=True))
+    # The demo's story: a clinic whose injectable users stop coming (MOBIYA), stock
+    # below minimum somewhere, and lots that expire before they can be used.
+    assert AlertKind.DROPOUT_RISK in kinds, kinds
+    assert kinds & {AlertKind.LOW_STOCK, AlertKind.EMERGENCY, AlertKind.STOCKOUT}, kinds
+    assert f" {Alert.objects.count()} " in seeded  # "Alerts computed: N open." in either language
+    assert not LocationChange.objects.exists()  # computed now, not left for the worker

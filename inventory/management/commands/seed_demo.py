@@ -23,6 +23,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, reset_passwords: bool = False, quiet: bool = False, **options):
         result = seed_demo(reset_passwords=reset_passwords)
+        alerts = None
+        if result.created_stock:
+            # The demo opens with its alerts (low stock, expiry, MOBIYA…) already there,
+            # computed as the nightly run would; no e-mail goes out for them.
+            from inventory.models import LocationChange
+            from reports.services.alerts import compute_alerts
+
+            alerts = compute_alerts(notify=False)
+            LocationChange.objects.all().delete()
         if quiet or options["verbosity"] == 0:
             return
         if result.created_stock:
@@ -46,6 +55,8 @@ class Command(BaseCommand):
                 _("Demo data already present, stock unchanged; %(locations)d locations and %(users)d users checked.")
                 % {"locations": result.locations, "users": len(result.users)}
             )
+        if alerts is not None:
+            self.stdout.write(_("Alerts computed: %(count)d open.") % {"count": len(alerts.opened)})
         if reset_passwords:
             self.stdout.write(_("Demo passwords reset."))
         self.stdout.write(_("Demo logins (password: %(password)s):") % {"password": demo_password()})
