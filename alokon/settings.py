@@ -89,6 +89,11 @@ if _database_url:
     DATABASES = {"default": database_config(_database_url)}
 else:
     DATABASES = {"default": embedded_db.database_settings()}
+# No JIT compilation: alokon's statements are short (postings) or set-based over
+# indexes (alerts, reports), where compiling costs more than it saves (0.3–1.5 s per
+# alert run measured in bench/alerts.py). A URL's own options come first.
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = " ".join(filter(None, ["-c jit=off", _options.get("options", "")]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth -----------------------------------------------------------------------

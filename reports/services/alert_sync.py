@@ -6,8 +6,10 @@ transaction and a handful of set-based statements:
 
 1. copies the candidates into a temporary table (COPY);
 2. ``INSERT … ON CONFLICT`` on the partial unique index ``alert_one_active``: a new
-   key opens an alert, a key with an active (open or acknowledged) alert updates its
-   figures, severity and ``updated_at`` (an acknowledged alert stays acknowledged);
+   key opens an alert, a key with an active (open or acknowledged) alert is updated
+   (an acknowledged alert stays acknowledged): its figures, severity, quantity and
+   ``updated_at`` are rewritten when they changed, and an unchanged one is left
+   alone (no new row version: most of a nightly run's alerts are the night before's);
 3. resolves every active alert of the same kinds, inside the same scope, whose key is
    no longer a candidate.
 
@@ -122,12 +124,26 @@ def sync_alerts(
                 ON CONFLICT (kind, location_id, product_id) WHERE status IN ('open', 'acknowledged')
                 DO UPDATE SET severity = EXCLUDED.severity, quantity = EXCLUDED.quantity,
                               figures = EXCLUDED.figures, updated_at = EXCLUDED.updated_at
+                -- An unchanged condition writes nothing (no new row version, no WAL).
+                WHERE (a.severity, a.quantity, a.figures)
+                      IS DISTINCT FROM (EXCLUDED.severity, EXCLUDED.quantity, EXCLUDED.figures)
             RETURNING a.id, (a.xmax = 0) AS inserted
             """,
             {"now": now},
         )
-        for alert_id, inserted in cursor.fetchall():
-            (result.opened if inserted else result.updated).append(alert_id)
+        result.opened = [alert_id for alert_id, inserted in cursor.fetchall() if inserted]
+        # Updated: every candidate that already had an active alert, whether its figures
+        # changed (rewritten above) or not (left alone).
+        cursor.execute(
+            """
+            SELECT a.id FROM alert_candidate c
+              JOIN reports_alert a ON a.kind = c.kind AND a.location_id = c.location_id
+                                  AND coalesce(a.product_id, 0) = coalesce(c.product_id, 0)
+             WHERE a.status IN ('open', 'acknowledged')
+            """
+        )
+        opened = set(result.opened)
+        result.updated = [row[0] for row in cursor.fetchall() if row[0] not in opened]
         scope = "" if location_ids is None else "AND a.location_id = ANY(%(locations)s)"
         cursor.execute(
             f"""

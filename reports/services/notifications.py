@@ -49,6 +49,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -199,7 +200,9 @@ def _pending_immediate(*, alert_ids: Collection[int] | None = None, since: dt.da
         user__alert_email=AlertEmail.IMMEDIATE,
     ).exclude(user__email="")
     if alert_ids is not None:
-        qs = qs.filter(alert_id__in=alert_ids)
+        # One array parameter, not one placeholder per id (a first national run opens
+        # 100,000+ alerts at once).
+        qs = qs.filter(alert_id__in=RawSQL("SELECT unnest(%s::bigint[])", [list(alert_ids)]))
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     return list(qs.order_by("pk").values_list("pk", flat=True))
