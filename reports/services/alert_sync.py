@@ -4,7 +4,9 @@ Each alert kind's computation returns ``Candidate`` rows: the (kind, location,
 product) keys whose condition holds, with their figures. ``sync_alerts`` then, in one
 transaction and a handful of set-based statements:
 
-1. copies the candidates into a temporary table (COPY);
+1. copies the candidates into a temporary table: COPY of the Python ``Candidate`` rows
+   (``sync_alerts``), or ``INSERT … SELECT`` of a statement that computes them in the
+   database (``sync_alerts_sql``: no row goes through Python);
 2. ``INSERT … ON CONFLICT`` on the partial unique index ``alert_one_active``: a new
    key opens an alert, a key with an active (open or acknowledged) alert is updated
    (an acknowledged alert stays acknowledged): its figures, severity, quantity and
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -32,6 +34,10 @@ from django.utils import timezone
 
 # pg_advisory_xact_lock key of alert syncing ("alokon alerts").
 ALERT_LOCK = 0x616C_6572_7473
+
+# The candidates of one sync, in the transaction's temporary table.
+_TABLE = "alert_candidate"
+_COLUMNS = "kind, location_id, product_id, severity, quantity, figures"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,17 @@ class Candidate:
     severity: int
     quantity: Decimal | int | None = None
     figures: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    """Candidates computed by the database, for ``sync_alerts_sql``: ``sql`` is a SELECT of
+    (kind, location_id, product_id, severity, quantity, figures jsonb), one row per key,
+    run with ``params`` after setting ``settings`` for the rest of the transaction."""
+
+    sql: str
+    params: Mapping = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +90,16 @@ def lock_alerts() -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALERT_LOCK])
 
 
+def _check_kinds_and_scope(kinds: list[str], found_kinds: set[str], found_locations: set[int], location_ids) -> None:
+    stray = found_kinds - set(kinds)
+    if stray:
+        raise ValueError(f"candidates of kinds not being synced: {sorted(stray)}")
+    if location_ids is not None:
+        outside = found_locations - set(location_ids)
+        if outside:
+            raise ValueError(f"candidates outside the scope being synced: {sorted(outside)[:5]}")
+
+
 def sync_alerts(
     kinds: Collection[str],
     candidates: Iterable[Candidate],
@@ -82,26 +109,12 @@ def sync_alerts(
 ) -> SyncResult:
     """Make the active alerts of ``kinds`` (at ``location_ids``, or everywhere when None)
     exactly the ``candidates``: open the new, update the still-true, resolve the rest."""
-    now = now or timezone.now()
     kinds = sorted({str(k) for k in kinds})
     rows = {(c.kind, c.location_id, c.product_id): c for c in candidates}
-    stray = {c.kind for c in rows.values()} - set(kinds)
-    if stray:
-        raise ValueError(f"candidates of kinds not being synced: {sorted(stray)}")
-    if location_ids is not None:
-        outside = {c.location_id for c in rows.values()} - set(location_ids)
-        if outside:
-            raise ValueError(f"candidates outside the scope being synced: {sorted(outside)[:5]}")
-    result = SyncResult()
-    with transaction.atomic(), connection.cursor() as cursor:
-        lock_alerts()
-        cursor.execute(
-            "CREATE TEMP TABLE alert_candidate (kind text, location_id bigint, product_id bigint,"
-            " severity smallint, quantity numeric, figures jsonb) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy(
-            "COPY alert_candidate (kind, location_id, product_id, severity, quantity, figures) FROM STDIN"
-        ) as copy:
+    _check_kinds_and_scope(kinds, {c.kind for c in rows.values()}, {c.location_id for c in rows.values()}, location_ids)
+
+    def fill(cursor) -> None:
+        with cursor.cursor.copy(f"COPY {_TABLE} ({_COLUMNS}) FROM STDIN") as copy:
             for c in rows.values():
                 copy.write_row(
                     (
@@ -113,6 +126,65 @@ def sync_alerts(
                         json.dumps(c.figures, default=_json_default),
                     )
                 )
+
+    return _sync(kinds, fill, location_ids=location_ids, now=now)
+
+
+def sync_alerts_sql(
+    kinds: Collection[str],
+    select_sql: str,
+    params: Mapping | Sequence | None = None,
+    *,
+    location_ids: Collection[int] | None = None,
+    now: dt.datetime | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> SyncResult:
+    """``sync_alerts`` with the candidates computed by the database: ``select_sql`` (with
+    ``params``) is a SELECT of (kind, location_id, product_id, severity, quantity, figures
+    jsonb) rows, one per key, inserted into the candidate table as is. ``settings`` are
+    set (``SET LOCAL``) for the rest of the transaction before it runs (work_mem, jit).
+    Rows of other kinds or outside ``location_ids`` raise ``ValueError`` (nothing written)."""
+    kinds = sorted({str(k) for k in kinds})
+
+    def fill(cursor) -> None:
+        for name, value in (settings or {}).items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
+        cursor.execute(f"INSERT INTO {_TABLE} ({_COLUMNS}) {select_sql}", params)
+        # One pass over the table, usually finding nothing.
+        outside = "false" if location_ids is None else "NOT location_id = ANY(%(locations)s)"
+        cursor.execute(
+            f"""
+            SELECT array_agg(DISTINCT kind) FILTER (WHERE NOT kind = ANY(%(kinds)s)),
+                   (array_agg(DISTINCT location_id) FILTER (WHERE {outside}))[1:5]
+              FROM {_TABLE}
+             WHERE NOT kind = ANY(%(kinds)s) OR {outside}
+            """,
+            {"kinds": kinds, "locations": sorted(location_ids or [])},
+        )
+        stray_kinds, stray_locations = cursor.fetchone()
+        _check_kinds_and_scope(kinds, set(stray_kinds or []), set(stray_locations or []), location_ids)
+
+    return _sync(kinds, fill, location_ids=location_ids, now=now)
+
+
+def _sync(
+    kinds: list[str],
+    fill: Callable,
+    *,
+    location_ids: Collection[int] | None,
+    now: dt.datetime | None,
+) -> SyncResult:
+    """Create the candidate table, ``fill(cursor)`` it, then open, update and resolve."""
+    now = now or timezone.now()
+    result = SyncResult()
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_alerts()
+        cursor.execute(
+            f"CREATE TEMP TABLE {_TABLE} (kind text, location_id bigint, product_id bigint,"
+            " severity smallint, quantity numeric, figures jsonb) ON COMMIT DROP"
+        )
+        # A ValueError from here rolls the savepoint back: the table goes with it.
+        fill(cursor)
         cursor.execute(
             """
             INSERT INTO reports_alert AS a
