@@ -268,6 +268,16 @@ def _timed_computers(timings: dict[str, float]):
         finally:
             timings[f"sync {'+'.join(str(k) for k in kinds)}"] = time.perf_counter() - started
 
+    original_sync_sql = alerts_module.sync_alerts_sql
+
+    def sync_sql(kinds, sql, params, **kwargs):
+        # The stock kinds: the indicators, their candidates and the sync in one statement.
+        started = time.perf_counter()
+        try:
+            return original_sync_sql(kinds, sql, params, **kwargs)
+        finally:
+            timings[f"indicators + candidates + sync {'+'.join(str(k) for k in kinds)}"] = time.perf_counter() - started
+
     def timed(module, name: str, label: str):
         original_fn = getattr(module, name)
 
@@ -281,18 +291,17 @@ def _timed_computers(timings: dict[str, float]):
         setattr(module, name, fn)
         return lambda: setattr(module, name, original_fn)
 
-    from reports.services import notifications, stock_alerts
+    from reports.services import notifications
 
-    restores = [
-        timed(stock_alerts, "stock_indicators", "  of which stock_indicators()"),
-        timed(notifications, "deliver_new_alerts", "deliver_new_alerts (after commit)"),
-    ]
+    restores = [timed(notifications, "deliver_new_alerts", "deliver_new_alerts (after commit)")]
     alerts_module.COMPUTERS = tuple(wrap(c) for c in original)
     alerts_module.sync_alerts = sync
+    alerts_module.sync_alerts_sql = sync_sql
 
     def restore():
         alerts_module.COMPUTERS = original
         alerts_module.sync_alerts = original_sync
+        alerts_module.sync_alerts_sql = original_sync_sql
         for undo in restores:
             undo()
 

@@ -67,12 +67,24 @@ class Severity(models.IntegerChoices):
 
 class Alert(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=AlertKind.choices)
+    # No single-column indexes on the foreign keys: alert_location_status and the unique
+    # alert_one_active (kind, location, product) serve every lookup, and each index is one
+    # more write per alert (a first national run opens 100,000+ at once).
     location = models.ForeignKey(
-        "inventory.Location", verbose_name=_("location"), on_delete=models.PROTECT, related_name="alerts"
+        "inventory.Location",
+        verbose_name=_("location"),
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        db_index=False,
     )
     # Empty for alerts about a location as a whole (a ledger mismatch).
     product = models.ForeignKey(
-        "inventory.Product", verbose_name=_("product"), null=True, blank=True, on_delete=models.PROTECT
+        "inventory.Product",
+        verbose_name=_("product"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
     )
     status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     severity = models.PositiveSmallIntegerField(_("severity"), choices=Severity.choices, default=Severity.WARNING)
@@ -91,6 +103,7 @@ class Alert(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     acknowledgement_note = models.TextField(_("acknowledgement note"), blank=True, default="")
 
