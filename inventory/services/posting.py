@@ -176,10 +176,11 @@ def movement_post(
         movement_id, balances_moved, entries_written, newly_queued = cursor.fetchone()
         if balances_moved != len(keys) or entries_written != len(entries):  # pragma: no cover - locked rows
             raise InvalidMovement(_("The stock changed while it was being posted; please try again."))
-        if newly_queued:
+        if newly_queued and not _wake_pending():
             # A location that was quiet is now queued for alert computation: wake the
             # worker after commit (never needed for correctness: a periodic task
             # picks up anything queued, so a broker that is down loses nothing).
+            # Once per transaction: a bulk load of a thousand postings sends one message.
             transaction.on_commit(wake_alert_worker, robust=True)
 
     movement = Movement(
@@ -195,6 +196,12 @@ def movement_post(
     movement._state.adding = False
     movement._state.db = connection.alias
     return movement
+
+
+def _wake_pending() -> bool:
+    """Whether this transaction already has the wake-up registered (Django keeps the
+    on-commit callbacks of the current transaction in ``connection.run_on_commit``)."""
+    return any(entry[1] is wake_alert_worker for entry in getattr(connection, "run_on_commit", ()))
 
 
 def wake_alert_worker() -> None:

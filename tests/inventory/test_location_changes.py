@@ -46,3 +46,21 @@ def test_a_refused_posting_queues_nothing(stocked, lot):
     with pytest.raises(InsufficientStock):
         post(stocked["palu"], stocked["sigi"], lot, quantity=10**6)
     assert not LocationChange.objects.exists()
+
+
+def test_a_transaction_of_many_postings_registers_one_wake_up(stocked, lot):
+    from django.db import connection
+
+    from inventory.services.posting import wake_alert_worker
+
+    def wake_ups():
+        return sum(1 for entry in connection.run_on_commit if entry[1] is wake_alert_worker)
+
+    # The test runs in one transaction: the fixture's opening balance registered the first.
+    assert wake_ups() == 1
+    LocationChange.objects.all().delete()
+    post(stocked["prov"], stocked["palu"], lot, document="T-1")
+    post(stocked["prov"], stocked["sigi"], lot, document="T-2")  # queues sigi: would wake again
+    post(stocked["palu"], stocked["c1"], lot, document="T-3")
+    assert LocationChange.objects.count() == 4
+    assert wake_ups() == 1
