@@ -30,13 +30,11 @@ The SQL is in ``posting_sql``; a posting is two round trips and a commit.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,8 +44,7 @@ from inventory.errors import InsufficientStock, InvalidMovement, Shortage
 from inventory.models import EntryReason, Location, Lot, Movement, MovementKind, VirtualRole
 from inventory.reference import VIRTUAL_LOCATIONS
 from inventory.services import posting_sql
-
-logger = logging.getLogger(__name__)
+from inventory.services.alert_wakeup import wake_alert_worker
 
 
 @dataclass(frozen=True)
@@ -202,25 +199,6 @@ def _wake_pending() -> bool:
     """Whether this transaction already has the wake-up registered (Django keeps the
     on-commit callbacks of the current transaction in ``connection.run_on_commit``)."""
     return any(entry[1] is wake_alert_worker for entry in getattr(connection, "run_on_commit", ()))
-
-
-def wake_alert_worker() -> None:
-    """Ask the worker to compute the alerts of queued locations (debounced there)."""
-    if not settings.ALOKON_ALERTS_WAKE_WORKER:
-        return
-    from celery import current_app
-
-    try:
-        # Fail fast when the broker is down (the client would otherwise retry for ~6 s
-        # while the user waits for their committed posting's page).
-        with current_app.connection_for_write(
-            connect_timeout=2, transport_options={"max_retries": 0, "socket_connect_timeout": 2}
-        ) as conn:
-            current_app.send_task(
-                "reports.tasks.compute_queued_alerts", retry=False, ignore_result=True, connection=conn
-            )
-    except Exception:  # noqa: BLE001 - a broker that is down must not fail a committed posting
-        logger.warning("alerts: could not reach the broker; the periodic run will pick the change up", exc_info=True)
 
 
 def _cursor() -> psycopg.Cursor:

@@ -64,3 +64,39 @@ def test_a_transaction_of_many_postings_registers_one_wake_up(stocked, lot):
     post(stocked["palu"], stocked["c1"], lot, document="T-3")
     assert LocationChange.objects.count() == 4
     assert wake_ups() == 1
+
+
+def test_the_waker_coalesces_a_burst_into_one_message_per_interval(monkeypatch, settings):
+    """Postings only set an event; one thread sends, at most once per interval."""
+    import threading
+    import time
+
+    from inventory.services import alert_wakeup
+
+    sent = []
+    done = threading.Event()
+
+    def fake_send():
+        sent.append(time.monotonic())
+        done.set()
+        return True
+
+    monkeypatch.setattr(alert_wakeup, "send_wakeup", fake_send)
+    monkeypatch.setattr(alert_wakeup, "MIN_INTERVAL", 0.3)
+    monkeypatch.setattr(alert_wakeup, "_waker", alert_wakeup._Waker())
+    settings.ALOKON_ALERTS_WAKE_WORKER = True
+    for _ in range(100):
+        alert_wakeup.wake_alert_worker()
+    assert done.wait(5)
+    time.sleep(0.1)
+    assert len(sent) == 1  # a burst of 100 wake-ups: one message
+    for _ in range(10):
+        alert_wakeup.wake_alert_worker()
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sent) == 2 and sent[1] - sent[0] >= 0.3  # the next, after the interval
+    settings.ALOKON_ALERTS_WAKE_WORKER = False
+    alert_wakeup.wake_alert_worker()
+    time.sleep(0.5)
+    assert len(sent) == 2  # switched off: nothing

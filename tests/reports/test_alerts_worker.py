@@ -29,6 +29,7 @@ import uuid
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.test import override_settings
@@ -37,6 +38,7 @@ from django.utils import timezone
 from alokon import celery_app
 from alokon.models import AlertEmail
 from inventory.models import DispensingPeriod, LocationChange, Product, Receipt
+from inventory.services import alert_wakeup
 from inventory.services.dispensing import DispensingLineSpec, dispensing_record, month_end
 from inventory.services.ledger_check import ledger_check
 from inventory.services.opening import opening_balance_post
@@ -177,10 +179,15 @@ def wake_messages(queue: str, url: str = REDIS_URL):
             return original(name, *args, queue=queue, connection=conn, **kwargs)
 
     celery_app.send_task = send_task
+    # In production a daemon thread sends the wake-up after the commit (alert_wakeup);
+    # here it is sent at once, inside this block, so the patched send_task is the one used.
+    waker = alert_wakeup._waker
+    alert_wakeup._waker = SimpleNamespace(wake=alert_wakeup.send_wakeup)
     try:
         with override_settings(ALOKON_ALERTS_WAKE_WORKER=True):
             yield
     finally:
+        alert_wakeup._waker = waker
         del celery_app.send_task  # the instance attribute: back to the class's method
 
 
