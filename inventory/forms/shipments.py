@@ -72,6 +72,10 @@ class ShipmentForm(forms.Form):
 
 
 class ShipmentLineForm(forms.Form):
+    """A line of products: product, quantity, optional lot. Other documents with the same
+    lines (dispensing) subclass it with their own ``spec_class``."""
+
+    spec_class = LineSpec
     product = ProductChoiceField(
         label=_("Product"), queryset=Product.objects.filter(is_active=True), to_field_name="code", required=False
     )
@@ -104,22 +108,26 @@ class ShipmentLineForm(forms.Form):
         data = self.cleaned_data
         if not data.get("product"):
             return None
-        return LineSpec(product=data["product"], quantity=data["quantity"], lot=data.get("lot"))
+        return self.spec_class(product=data["product"], quantity=data["quantity"], lot=data.get("lot"))
 
 
-class _LineFormSet(forms.BaseFormSet):
+class LineFormSet(forms.BaseFormSet):
+    """The rows of ``ShipmentLineForm`` (or a subclass): at least one filled in."""
+
+    empty_message = _("A shipment needs at least one line.")
+
     def clean(self):
         if any(self.errors):
             return
         if not self.line_specs():
-            raise forms.ValidationError(_("A shipment needs at least one line."))
+            raise forms.ValidationError(self.empty_message)
 
     def line_specs(self) -> list[LineSpec]:
         return [spec for form in self.forms if (spec := form.line_spec()) is not None]
 
 
 ShipmentLineFormSet = formset_factory(
-    ShipmentLineForm, formset=_LineFormSet, extra=LINE_ROWS, max_num=50, validate_max=True, absolute_max=50
+    ShipmentLineForm, formset=LineFormSet, extra=LINE_ROWS, max_num=50, validate_max=True, absolute_max=50
 )
 
 
@@ -144,7 +152,7 @@ def share_choices(forms_: list[forms.Form], name: str) -> None:
         form.fields[name].choices = options
 
 
-def line_formset(origin: Location, data=None) -> _LineFormSet:
+def line_formset(origin: Location, data=None) -> LineFormSet:
     formset = ShipmentLineFormSet(data, prefix="lines", form_kwargs={"lots": origin_lots(origin)})
     share_choices(formset.forms, "lot")
     share_choices(formset.forms, "product")

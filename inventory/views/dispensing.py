@@ -30,8 +30,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from inventory.errors import AlokonError
-from inventory.forms.shipments import LotChoiceField, ProductChoiceField, quantity_field
-from inventory.models import Dispensing, DispensingPeriod, LedgerEntry, Level, Lot, Product
+from inventory.forms.shipments import LineFormSet, ShipmentLineForm
+from inventory.models import Dispensing, DispensingPeriod, LedgerEntry, Level, Lot
 from inventory.selectors.scope import location_for_user
 from inventory.services.dispensing import DispensingLineSpec, dispensing_record
 from inventory.services.disposal import can_dispose, dispose_expired, expired_balances
@@ -52,59 +52,23 @@ class DispensingForm(forms.Form):
     client_uuid = forms.UUIDField(widget=forms.HiddenInput)
 
 
-class DispensingLineForm(forms.Form):
-    product = ProductChoiceField(
-        label=gettext_lazy("Product"),
-        queryset=Product.objects.filter(is_active=True),
-        to_field_name="code",
-        required=False,
-    )
-    lot = LotChoiceField(label=gettext_lazy("Lot (optional)"), queryset=Lot.objects.none(), required=False)
-    quantity = quantity_field(required=False)
+class DispensingLineForm(ShipmentLineForm):
+    """A shipment's line form; a lot picked without its product names the product."""
 
-    def __init__(self, *args, lots=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if lots is not None:
-            self.fields["lot"].queryset = lots
+    spec_class = DispensingLineSpec
 
     def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        product, quantity, lot = cleaned.get("product"), cleaned.get("quantity"), cleaned.get("lot")
-        if product is None and quantity is None and lot is None:
-            return cleaned
-        if product is None and lot is not None:
-            cleaned["product"] = product = lot.product
-        if product is None:
-            self.add_error("product", _("Choose a product for this line."))
-        if quantity is None:
-            self.add_error("quantity", _("Enter the quantity for this line."))
-        if product is not None and lot is not None and lot.product_id != product.pk:
-            self.add_error(
-                "lot", _("Lot %(batch)s is not a lot of %(product)s.") % {"batch": lot.batch, "product": product.code}
-            )
-        return cleaned
-
-    def line_spec(self) -> DispensingLineSpec | None:
-        data = self.cleaned_data
-        if not data.get("product"):
-            return None
-        return DispensingLineSpec(product=data["product"], quantity=data["quantity"], lot=data.get("lot"))
+        lot = self.cleaned_data.get("lot")
+        if not self.errors and self.cleaned_data.get("product") is None and lot is not None:
+            self.cleaned_data["product"] = lot.product
+        return super().clean()
 
 
-class _Lines(forms.BaseFormSet):
-    def clean(self):
-        if any(self.errors):
-            return
-        if not self.line_specs():
-            raise forms.ValidationError(_("A dispensing record needs at least one line."))
-
-    def line_specs(self) -> list[DispensingLineSpec]:
-        return [spec for form in self.forms if (spec := form.line_spec()) is not None]
+class _Lines(LineFormSet):
+    empty_message = gettext_lazy("A dispensing record needs at least one line.")
 
 
-LineFormSet = formset_factory(DispensingLineForm, formset=_Lines, extra=LINE_ROWS, max_num=LINE_ROWS)
+DispensingLineFormSet = formset_factory(DispensingLineForm, formset=_Lines, extra=LINE_ROWS, max_num=LINE_ROWS)
 
 
 def _usable_lots(location):
@@ -149,7 +113,7 @@ def dispensing(request, code):
     initial = {"date": timezone.localdate(), "period": DispensingPeriod.DAY, "client_uuid": uuid.uuid4()}
     data = request.POST if request.method == "POST" else None
     form = DispensingForm(data, initial=initial)
-    lines = LineFormSet(data, form_kwargs={"lots": lots})
+    lines = DispensingLineFormSet(data, form_kwargs={"lots": lots})
     status = 200
     if request.method == "POST":
         status = 400
