@@ -42,6 +42,11 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     @property
+    def display_name(self) -> str:
+        """How messages and pages name the user: full name, else username."""
+        return self.get_full_name() or self.username
+
+    @property
     def is_warehouse_staff(self) -> bool:
         """Works in a warehouse: dispatches, receives, counts (staff and head)."""
         return self.is_superuser or self.role in (Role.WAREHOUSE, Role.HEAD)

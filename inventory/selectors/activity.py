@@ -111,7 +111,7 @@ class Event:
 def _who(user) -> str:
     if user is None:
         return str(SYSTEM)
-    return user.get_full_name() or user.username
+    return user.display_name
 
 
 def _bound(value, *, end: bool) -> dt.datetime | None:

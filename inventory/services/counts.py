@@ -38,16 +38,16 @@ counts are final (database triggers of migration 0012).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alokon.models import Role
+from alokon.text import local_datetime
 from inventory.errors import DocumentConflict, InvalidDocument, NotAllowed
 from inventory.models import (
     CountStatus,
@@ -166,21 +166,14 @@ def _validate_lines(lines: Sequence[CountLineSpec], *, complete: bool) -> None:
         seen[line.lot.pk] = number
 
 
-def _when(moment: dt.datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
-def _person(user) -> str:
-    return user.get_full_name() or user.username
-
-
 def _decided(count: StockCount) -> DocumentConflict:
     if count.status == CountStatus.APPROVED:
         message = _("Count %(number)s was already approved by %(user)s on %(when)s.")
     else:
         message = _("Count %(number)s was already rejected by %(user)s on %(when)s.")
     return DocumentConflict(
-        message % {"number": count.number, "user": _person(count.decided_by), "when": _when(count.decided_at)}
+        message
+        % {"number": count.number, "user": count.decided_by.display_name, "when": local_datetime(count.decided_at)}
     )
 
 
@@ -198,7 +191,11 @@ def _require_draft(count: StockCount) -> None:
     if count.status == CountStatus.SUBMITTED:
         raise DocumentConflict(
             _("Count %(number)s was already submitted by %(user)s on %(when)s.")
-            % {"number": count.number, "user": _person(count.submitted_by), "when": _when(count.counted_at)}
+            % {
+                "number": count.number,
+                "user": count.submitted_by.display_name,
+                "when": local_datetime(count.counted_at),
+            }
         )
     if count.status != CountStatus.DRAFT:
         raise _decided(count)

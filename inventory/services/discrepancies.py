@@ -35,10 +35,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alokon.models import Role
+from alokon.text import local_datetime
 from inventory.errors import DocumentConflict, InvalidDocument, NotAllowed, ScopeError
 from inventory.models import (
     WRITE_OFF_REASONS,
@@ -106,7 +107,7 @@ def _labels(resolutions) -> str:
 
 
 def _who(user) -> str:
-    return user.get_full_name() or user.username if user is not None else _("the system")
+    return user.display_name if user is not None else _("the system")
 
 
 # --- resolving --------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def discrepancy_resolve(
                 % {
                     "resolution": record.get_resolution_display(),
                     "user": _who(record.resolved_by),
-                    "when": formats.date_format(timezone.localtime(record.resolved_at), "DATETIME_FORMAT"),
+                    "when": local_datetime(record.resolved_at),
                 }
             )
         allowed = RESOLUTIONS[record.kind]

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alokon.text import local_datetime
 from inventory.errors import InvalidReceipt, ReceiptConflict, ScopeError, ShipmentStateError
 from inventory.models import (
     Discrepancy,
@@ -136,8 +137,8 @@ def _already_received(shipment: Shipment) -> ShipmentStateError:
         _("Shipment %(number)s was already received by %(user)s on %(when)s.")
         % {
             "number": shipment.number,
-            "user": last.received_by.get_full_name() or last.received_by.username,
-            "when": formats.date_format(timezone.localtime(last.received_at), "DATETIME_FORMAT"),
+            "user": last.received_by.display_name,
+            "when": local_datetime(last.received_at),
         }
     )
 

@@ -239,7 +239,7 @@ def _already_closed(district: Location, closed: MonthClose) -> DocumentConflict:
         % {
             "month": f"{closed.month:%Y-%m}",
             "location": district.name,
-            "user": closed.closed_by.get_full_name() or closed.closed_by.username,
+            "user": closed.closed_by.display_name,
         }
     )
 

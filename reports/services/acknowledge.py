@@ -18,9 +18,10 @@ The actor's notification of the alert is marked read in the same transaction.
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alokon.text import local_datetime
 from inventory.errors import DocumentConflict, InvalidDocument, ScopeError
 from reports.models import Alert, AlertStatus, Notification
 from reports.selectors.alerts import STATUS_ALL, alerts_for
@@ -49,7 +50,7 @@ def alert_acknowledge(*, alert: Alert, actor, note: str = "") -> Alert:
             who = locked.acknowledged_by
             raise DocumentConflict(
                 _("%(user)s already acknowledged this alert on %(when)s.")
-                % {"user": (who.get_full_name() or who.username) if who else "?", "when": _when(locked.acknowledged_at)}
+                % {"user": who.display_name if who else "?", "when": _when(locked.acknowledged_at)}
             )
         now = timezone.now()
         locked.status = AlertStatus.ACKNOWLEDGED
@@ -64,7 +65,7 @@ def alert_acknowledge(*, alert: Alert, actor, note: str = "") -> Alert:
 def _when(moment) -> str:
     if moment is None:
         return "?"
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    return local_datetime(moment)
 
 
 def notification_mark_read(*, alert: Alert, user) -> int:
