@@ -53,6 +53,7 @@ from inventory.models import (
     VirtualRole,
 )
 from inventory.selectors.scope import is_unscoped, visible_locations
+from inventory.selectors.shipments import SHIPMENT_MOVEMENTS_SQL
 from inventory.services.posting import EntrySpec, movement_post, virtual_location
 from inventory.services.receipts import in_transit_by_lot
 from inventory.services.shipments import LineSpec, shipment_create, shipment_dispatch
@@ -400,15 +401,11 @@ def shipment_close_if_settled(shipment: Shipment) -> bool:
 # record unless one is already open for that (shipment, lot). The partial unique index
 # discrepancy_one_open_overdue is the conflict target, so two runs at once (a retried
 # task beside the next day's) open each record once.
-_OPEN_OVERDUE = """
+_OPEN_OVERDUE = f"""
 WITH due AS (
     SELECT s.id AS shipment_id, e.lot_id, sum(e.quantity) AS quantity
       FROM inventory_shipment s
-      JOIN LATERAL (
-            SELECT s.dispatch_movement_id AS movement_id
-            UNION SELECT r.movement_id FROM inventory_receipt r WHERE r.shipment_id = s.id
-            UNION SELECT d.resolution_movement_id FROM inventory_discrepancy d WHERE d.shipment_id = s.id
-           ) m ON m.movement_id IS NOT NULL
+      JOIN {SHIPMENT_MOVEMENTS_SQL} ON m.movement_id IS NOT NULL
       JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id AND e.location_id = %(transit)s
      WHERE s.status = 'dispatched' AND s.expected_arrival < %(today)s
      GROUP BY s.id, e.lot_id

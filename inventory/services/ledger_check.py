@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from inventory.selectors.shipments import SHIPMENT_MOVEMENTS_SQL
+
 #: at most this many mismatches of each kind are listed
 LIMIT = 1000
 
@@ -150,11 +152,7 @@ SELECT m.id, m.document, p.code, lot.batch, u.net
 _SHIPMENTS_IN_TRANSIT = f"""
 SELECT s.number, s.status, p.code, lot.batch, sum(e.quantity)
   FROM inventory_shipment s
-  JOIN LATERAL (
-        SELECT s.dispatch_movement_id AS movement_id
-        UNION SELECT r.movement_id FROM inventory_receipt r WHERE r.shipment_id = s.id
-        UNION SELECT d.resolution_movement_id FROM inventory_discrepancy d WHERE d.shipment_id = s.id
-       ) m ON m.movement_id IS NOT NULL
+  JOIN {SHIPMENT_MOVEMENTS_SQL} ON m.movement_id IS NOT NULL
   JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id
   JOIN inventory_location l ON l.id = e.location_id AND l.virtual_role = 'in_transit'
   JOIN inventory_lot lot ON lot.id = e.lot_id

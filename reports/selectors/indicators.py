@@ -57,6 +57,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location, Product, VirtualRole
+from inventory.selectors.shipments import SHIPMENT_MOVEMENTS_SQL
 from inventory.selectors.stock import consumption_window
 from inventory.services.posting import virtual_location
 
@@ -171,11 +172,7 @@ moved AS (
 transit AS (
     SELECT s.destination_id AS location_id, e.product_id, sum(e.quantity) AS quantity
       FROM inventory_shipment s
-     CROSS JOIN LATERAL (
-            SELECT s.dispatch_movement_id AS movement_id
-            UNION SELECT r.movement_id FROM inventory_receipt r WHERE r.shipment_id = s.id
-            UNION SELECT x.resolution_movement_id FROM inventory_discrepancy x WHERE x.shipment_id = s.id
-           ) m
+     CROSS JOIN {shipment_movements}
       JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id AND e.location_id = %(transit)s
      WHERE s.status IN ('dispatched', 'partially_received') {scope_s_destination}
      GROUP BY s.destination_id, e.product_id
@@ -267,7 +264,10 @@ _SCOPES = {
 
 def indicator_sql(scoped: bool) -> str:
     """The statement, for every location (``scoped=False``) or for ``%(locations)s``."""
-    return _SQL.format(**{key: (clause if scoped else "") for key, clause in _SCOPES.items()})
+    return _SQL.format(
+        shipment_movements=SHIPMENT_MOVEMENTS_SQL,
+        **{key: (clause if scoped else "") for key, clause in _SCOPES.items()},
+    )
 
 
 INDICATORS_SQL = indicator_sql(scoped=False)

@@ -31,6 +31,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory.models import Level, Location, Product, VirtualRole
+from inventory.selectors.shipments import SHIPMENT_MOVEMENTS_SQL
 from inventory.services.ledger_check import LedgerReport
 from inventory.services.posting import virtual_location
 from reports.models import AlertKind, AlertSettings, Severity
@@ -53,11 +54,7 @@ def in_transit_sql(where: str = "") -> str:
     return f"""
     SELECT s.id AS shipment_id, s.destination_id, s.expected_arrival, e.product_id, sum(e.quantity) AS quantity
       FROM inventory_shipment s
-      JOIN LATERAL (
-            SELECT s.dispatch_movement_id AS movement_id
-            UNION SELECT r.movement_id FROM inventory_receipt r WHERE r.shipment_id = s.id
-            UNION SELECT d.resolution_movement_id FROM inventory_discrepancy d WHERE d.shipment_id = s.id
-           ) m ON m.movement_id IS NOT NULL
+      JOIN {SHIPMENT_MOVEMENTS_SQL} ON m.movement_id IS NOT NULL
       JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id AND e.location_id = %(transit)s
      WHERE s.status IN ('dispatched', 'partially_received') {where}
      GROUP BY s.id, e.product_id
