@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import CharField, Func, Q, Sum, Value
+from django.db.models import CharField, Func, Sum, Value
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -116,14 +116,6 @@ def location_summary(location: Location, products: list[Product] | None = None) 
     """Stock held at ``location`` itself, every active product (zero included: a stockout matters)."""
     products = products if products is not None else active_products()
     return _indicator_rows([location], products)[location.pk]
-
-
-def _policies_for(locations: list[Location]) -> dict[int, StockPolicy | None]:
-    """``StockPolicy.objects.for_location`` for many locations in one query."""
-    policies = list(StockPolicy.objects.filter(Q(location__in=locations) | Q(location__isnull=True)))
-    by_location = {p.location_id: p for p in policies if p.location_id}
-    by_level = {p.level: p for p in policies if p.location_id is None}
-    return {loc.pk: by_location.get(loc.pk) or by_level.get(loc.level) for loc in locations}
 
 
 def locations_summary(locations: list[Location], products: list[Product]) -> list[LocationStock]:
