@@ -1,0 +1,3 @@
+"""Report pages: dashboard."""
+
+urlpatterns: list = []

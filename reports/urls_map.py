@@ -1,0 +1,3 @@
+"""Report pages: map."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Report pages: trends."""
+
+urlpatterns: list = []
