@@ -4,21 +4,25 @@ Each alert kind's computation returns ``Candidate`` rows: the (kind, location,
 product) keys whose condition holds, with their figures. ``sync_alerts`` then, in one
 transaction and a handful of set-based statements:
 
-1. copies the candidates into a temporary table: COPY of the Python ``Candidate`` rows
-   (``sync_alerts``), or ``INSERT … SELECT`` of a statement that computes them in the
-   database (``sync_alerts_sql``: no row goes through Python);
-2. ``INSERT … ON CONFLICT`` on the partial unique index ``alert_one_active``: a new
-   key opens an alert, a key with an active (open or acknowledged) alert is updated
-   (an acknowledged alert stays acknowledged): its figures, severity, quantity and
-   ``updated_at`` are rewritten when they changed, and an unchanged one is left
-   alone (no new row version: most of a nightly run's alerts are the night before's);
-3. resolves every active alert of the same kinds, inside the same scope, whose key is
+1. puts the candidates into a temporary table: COPY of the Python ``Candidate`` rows
+   (``sync_alerts``), or ``CREATE TEMP TABLE … AS`` a statement that computes them in
+   the database (``sync_alerts_sql``: no row goes through Python, and unlike
+   ``INSERT … SELECT`` the statement may use a parallel plan);
+2. a key with an active (open or acknowledged) alert updates it (an acknowledged
+   alert stays acknowledged): its figures, severity, quantity and ``updated_at`` are
+   rewritten when they changed, and an unchanged one is left alone (no new row
+   version: most of a nightly run's alerts are the night before's);
+3. a key without one opens an alert (a plain ``INSERT``: the kind's lock below makes
+   ``ON CONFLICT``'s per-row speculative insertion unnecessary);
+4. resolves every active alert of the same kinds, inside the same scope, whose key is
    no longer a candidate.
 
-Runs of ``compute_alerts`` may overlap (the nightly run and a debounced one, or a
-retried task beside its first attempt): a transaction-level advisory lock makes them
-take turns, so both see each other's result and nothing is opened twice (the unique
-index is the last guard).
+Runs may overlap (the nightly run and a debounced one, or a retried task beside its
+first attempt): a transaction-level advisory lock per alert kind (``lock_kinds``,
+taken before the kind is computed) makes syncs of a kind take turns, so each sees the
+result of the one before and nothing is opened twice. The partial unique index
+``alert_one_active`` is the last guard: an active alert opened by a writer that does
+not take the lock makes the sync fail, never duplicates.
 """
 
 from __future__ import annotations
@@ -32,12 +36,23 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-# pg_advisory_xact_lock key of alert syncing ("alokon alerts").
+# pg_advisory_xact_lock key of the debounced queue runs ("alokon alerts").
 ALERT_LOCK = 0x616C_6572_7473
+# First key of the two-key advisory locks of one alert kind each ("al"; the second key is
+# hashtext(kind)).
+KIND_LOCK_CLASS = 0x616C
 
 # The candidates of one sync, in the transaction's temporary table.
 _TABLE = "alert_candidate"
 _COLUMNS = "kind, location_id, product_id, severity, quantity, figures"
+_COLUMN_TYPES = "kind text, location_id bigint, product_id bigint, severity smallint, quantity numeric, figures jsonb"
+_CASTS = "kind::text, location_id::bigint, product_id::bigint, severity::smallint, quantity::numeric, figures::jsonb"
+# A candidate's active alert: the key of the partial unique index alert_one_active
+# (product NULLS NOT DISTINCT), as a hashable join condition.
+_SAME_KEY = (
+    "a.kind = c.kind AND a.location_id = c.location_id AND coalesce(a.product_id, 0) = coalesce(c.product_id, 0)"
+    " AND a.status IN ('open', 'acknowledged')"
+)
 
 
 @dataclass(frozen=True)
@@ -85,9 +100,22 @@ def _json_default(value):
 
 
 def lock_alerts() -> None:
-    """Take the alert-sync lock for the rest of the current transaction."""
+    """Take the queue-run lock for the rest of the current transaction (one debounced
+    batch at a time; each sync also locks its kinds)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALERT_LOCK])
+
+
+def lock_kinds(kinds: Collection[str]) -> None:
+    """Take the sync lock of each of ``kinds`` (in name order, so that two transactions
+    locking overlapping sets cannot deadlock) for the rest of the current transaction.
+    Take it before computing the kinds: the computation then sees every sync of them
+    that finished before."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, hashtext(k))) FROM (SELECT unnest(%s::text[]) AS k ORDER BY 1) ks",
+            [KIND_LOCK_CLASS, sorted({str(k) for k in kinds})],
+        )
 
 
 def _check_kinds_and_scope(kinds: list[str], found_kinds: set[str], found_locations: set[int], location_ids) -> None:
@@ -114,6 +142,7 @@ def sync_alerts(
     _check_kinds_and_scope(kinds, {c.kind for c in rows.values()}, {c.location_id for c in rows.values()}, location_ids)
 
     def fill(cursor) -> None:
+        cursor.execute(f"CREATE TEMP TABLE {_TABLE} ({_COLUMN_TYPES}) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY {_TABLE} ({_COLUMNS}) FROM STDIN") as copy:
             for c in rows.values():
                 copy.write_row(
@@ -149,7 +178,10 @@ def sync_alerts_sql(
     def fill(cursor) -> None:
         for name, value in (settings or {}).items():
             cursor.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
-        cursor.execute(f"INSERT INTO {_TABLE} ({_COLUMNS}) {select_sql}", params)
+        cursor.execute(
+            f"CREATE TEMP TABLE {_TABLE} ON COMMIT DROP AS SELECT {_CASTS} FROM ({select_sql}) AS found ({_COLUMNS})",
+            params,
+        )
         # One pass over the table, usually finding nothing.
         outside = "false" if location_ids is None else "NOT location_id = ANY(%(locations)s)"
         cursor.execute(
@@ -174,55 +206,53 @@ def _sync(
     location_ids: Collection[int] | None,
     now: dt.datetime | None,
 ) -> SyncResult:
-    """Create the candidate table, ``fill(cursor)`` it, then open, update and resolve."""
+    """Lock ``kinds``, ``fill(cursor)`` the candidate table, then open, update and resolve."""
     now = now or timezone.now()
     result = SyncResult()
     with transaction.atomic(), connection.cursor() as cursor:
-        lock_alerts()
-        cursor.execute(
-            f"CREATE TEMP TABLE {_TABLE} (kind text, location_id bigint, product_id bigint,"
-            " severity smallint, quantity numeric, figures jsonb) ON COMMIT DROP"
-        )
+        lock_kinds(kinds)
         # A ValueError from here rolls the savepoint back: the table goes with it.
         fill(cursor)
+        # Temporary tables get no statistics otherwise: without them the joins below
+        # probe the alert table's index once per candidate instead of hashing.
+        cursor.execute(f"ANALYZE {_TABLE}")
+        # Updated: every candidate that already has an active alert, whether its figures
+        # changed (rewritten below) or not (left alone).
+        cursor.execute(f"SELECT a.id FROM {_TABLE} c JOIN reports_alert a ON {_SAME_KEY}")
+        result.updated = [row[0] for row in cursor.fetchall()]
+        if result.updated:
+            cursor.execute(
+                f"""
+                UPDATE reports_alert a
+                   SET severity = c.severity, quantity = c.quantity, figures = c.figures, updated_at = %(now)s
+                  FROM {_TABLE} c
+                 WHERE {_SAME_KEY}
+                   -- An unchanged condition writes nothing (no new row version, no WAL).
+                   AND (a.severity, a.quantity, a.figures) IS DISTINCT FROM (c.severity, c.quantity, c.figures)
+                """,
+                {"now": now},
+            )
         cursor.execute(
-            """
-            INSERT INTO reports_alert AS a
+            f"""
+            INSERT INTO reports_alert
                    (kind, location_id, product_id, status, severity, quantity, figures, opened_at, updated_at,
                     acknowledgement_note)
             SELECT kind, location_id, product_id, 'open', severity, quantity, figures, %(now)s, %(now)s, ''
-              FROM alert_candidate
+              FROM {_TABLE} c
+             WHERE NOT EXISTS (SELECT 1 FROM reports_alert a WHERE {_SAME_KEY})
              ORDER BY kind, location_id, product_id
-                ON CONFLICT (kind, location_id, product_id) WHERE status IN ('open', 'acknowledged')
-                DO UPDATE SET severity = EXCLUDED.severity, quantity = EXCLUDED.quantity,
-                              figures = EXCLUDED.figures, updated_at = EXCLUDED.updated_at
-                -- An unchanged condition writes nothing (no new row version, no WAL).
-                WHERE (a.severity, a.quantity, a.figures)
-                      IS DISTINCT FROM (EXCLUDED.severity, EXCLUDED.quantity, EXCLUDED.figures)
-            RETURNING a.id, (a.xmax = 0) AS inserted
+            RETURNING id
             """,
             {"now": now},
         )
-        result.opened = [alert_id for alert_id, inserted in cursor.fetchall() if inserted]
-        # Updated: every candidate that already had an active alert, whether its figures
-        # changed (rewritten above) or not (left alone).
-        cursor.execute(
-            """
-            SELECT a.id FROM alert_candidate c
-              JOIN reports_alert a ON a.kind = c.kind AND a.location_id = c.location_id
-                                  AND coalesce(a.product_id, 0) = coalesce(c.product_id, 0)
-             WHERE a.status IN ('open', 'acknowledged')
-            """
-        )
-        opened = set(result.opened)
-        result.updated = [row[0] for row in cursor.fetchall() if row[0] not in opened]
+        result.opened = [row[0] for row in cursor.fetchall()]
         scope = "" if location_ids is None else "AND a.location_id = ANY(%(locations)s)"
         cursor.execute(
             f"""
             UPDATE reports_alert a SET status = 'resolved', resolved_at = %(now)s, updated_at = %(now)s
              WHERE a.kind = ANY(%(kinds)s) AND a.status IN ('open', 'acknowledged') {scope}
                AND NOT EXISTS (
-                    SELECT 1 FROM alert_candidate c
+                    SELECT 1 FROM {_TABLE} c
                      WHERE c.kind = a.kind AND c.location_id = a.location_id
                        AND c.product_id IS NOT DISTINCT FROM a.product_id)
             RETURNING a.id
@@ -232,5 +262,5 @@ def _sync(
         result.resolved = [r[0] for r in cursor.fetchall()]
         # ON COMMIT DROP drops it at the end of the transaction; compute_alerts syncs
         # several kinds in one transaction, so drop it now.
-        cursor.execute("DROP TABLE alert_candidate")
+        cursor.execute(f"DROP TABLE {_TABLE}")
     return result

@@ -7,9 +7,14 @@ debounced task after postings and ``manage.py compute_alerts`` all call it):
   the given locations (or every real location) and returns ``Candidate`` rows, or a
   ``CandidateQuery``: a statement computing them in the database (the stock kinds);
 - ``alert_sync.sync_alerts`` (``sync_alerts_sql`` for a statement) opens, updates
-  and resolves alerts to match; called outside a transaction (the nightly run), the
-  computations run in a worker thread on its own connection one step ahead of the
-  syncs, so dropout risk is computed while the stock statement runs;
+  and resolves alerts to match, after locking the kinds (``alert_sync.lock_kinds``,
+  taken before they are computed);
+- called inside a transaction (the debounced runs), every kind is computed and synced
+  in it; called outside one (the nightly run, ``manage.py compute_alerts``), each
+  group of kinds below is computed and synced in a transaction of its own, the groups
+  in parallel on their own connections: dropout risk and the document kinds are done
+  while the stock statement runs. A group's alerts are all the same moment's; a
+  group that fails leaves the others done (the next run redoes it);
 - on commit, the opened alerts are delivered (inbox rows and e-mail) by
   ``reports.services.notifications``.
 
@@ -27,11 +32,9 @@ ledger_mismatch                               the nightly ``check_ledger`` task 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import queue
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -39,15 +42,15 @@ from django.utils import timezone
 
 from reports.models import AlertSettings
 from reports.services import document_alerts, dropout_alerts, stock_alerts
-from reports.services.alert_sync import Candidate, CandidateQuery, SyncResult, lock_alerts, sync_alerts, sync_alerts_sql
+from reports.services.alert_sync import Candidate, CandidateQuery, SyncResult, lock_kinds, sync_alerts, sync_alerts_sql
 
 # A computer returns its candidates, or a statement computing them (synced in the database).
 Found = list[Candidate] | CandidateQuery
 Computer = Callable[[Collection[int] | None, dt.date, AlertSettings], Found]
 
-# Compute the kinds in a worker thread (its own connection), one step ahead of the syncs
-# in the caller's transaction: dropout risk is computed while the stock statement runs.
-COMPUTE_AHEAD = True
+# Outside a transaction, compute and sync the groups of kinds in parallel (one
+# transaction and connection each).
+PARALLEL_GROUPS = True
 
 
 @dataclass(frozen=True)
@@ -69,63 +72,67 @@ def compute_alerts(
     """Recompute every alert kind for ``location_ids`` (None: everywhere); return what changed."""
     today = today or timezone.localdate()
     thresholds = AlertSettings.current()
+    # Other connections would not see the caller's uncommitted writes: in a transaction,
+    # everything happens in it.
+    if PARALLEL_GROUPS and len(COMPUTERS) > 1 and not connection.in_atomic_block:
+        return _compute_groups_in_parallel(location_ids, today, thresholds, notify)
     result = SyncResult()
-    # Ahead only when called outside a transaction: another connection would not see
-    # the caller's uncommitted writes.
-    ahead = COMPUTE_AHEAD and len(COMPUTERS) > 1 and not connection.in_atomic_block
     with transaction.atomic():
-        lock_alerts()
-        computed = _computed_ahead if ahead else _computed
-        with contextlib.closing(computed(COMPUTERS, location_ids, today, thresholds)) as found_all:
-            for computer, found in found_all:
-                result.merge(_sync(computer.kinds, found, location_ids))
-        if notify and result.opened:
-            from reports.services.notifications import deliver_new_alerts
-
-            opened = list(result.opened)
-            transaction.on_commit(lambda: deliver_new_alerts(opened))
+        lock_kinds([kind for computer in COMPUTERS for kind in computer.kinds])
+        for computer in COMPUTERS:
+            result.merge(_sync(computer.kinds, computer.compute(location_ids, today, thresholds), location_ids))
+        _deliver_on_commit(result, notify)
     return result
 
 
-def _sync(kinds: tuple[str, ...], found: Found, location_ids: Collection[int] | None) -> SyncResult:
-    if isinstance(found, CandidateQuery):
-        return sync_alerts_sql(kinds, found.sql, found.params, location_ids=location_ids, settings=found.settings)
-    return sync_alerts(kinds, found, location_ids=location_ids)
+def _compute_group(computer: KindComputer, location_ids, today, thresholds, notify: bool) -> SyncResult:
+    """One group of kinds, locked, computed and synced in a transaction of its own."""
+    with transaction.atomic():
+        lock_kinds(computer.kinds)
+        result = _sync(computer.kinds, computer.compute(location_ids, today, thresholds), location_ids)
+        _deliver_on_commit(result, notify)
+    return result
 
 
-def _computed(computers, location_ids, today, thresholds) -> Iterator[tuple[KindComputer, Found]]:
-    for computer in computers:
-        yield computer, computer.compute(location_ids, today, thresholds)
-
-
-def _computed_ahead(computers, location_ids, today, thresholds) -> Iterator[tuple[KindComputer, Found]]:
-    """``_computed``, the computations running in a worker thread on its own connection
-    (closed at the end) while the caller syncs what is ready. An error in the worker is
-    raised here; closing this early stops the worker after its current computation."""
-    ready: queue.Queue = queue.Queue()
-    stop = threading.Event()
+def _compute_groups_in_parallel(location_ids, today, thresholds, notify: bool) -> SyncResult:
+    """The first group (the stock statement, the longest) in the caller's thread, the
+    others one after another in a worker thread on its own connection (closed at the
+    end). Every group runs to its end; then the first error, if any, is raised."""
+    first, *others = COMPUTERS
+    results: list[SyncResult] = []
+    errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            for computer in computers:
-                if stop.is_set():
-                    return
-                try:
-                    ready.put((computer, computer.compute(location_ids, today, thresholds), None))
-                except BaseException as error:  # raised in the caller
-                    ready.put((computer, None, error))
-                    return
+            for computer in others:
+                results.append(_compute_group(computer, location_ids, today, thresholds, notify))
+        except BaseException as error:  # raised in the caller
+            errors.append(error)
         finally:
             connection.close()
 
     worker = threading.Thread(target=work, name="compute-alerts", daemon=True)
     worker.start()
     try:
-        for _ in computers:
-            computer, found, error = ready.get()
-            if error is not None:
-                raise error
-            yield computer, found
+        result = _compute_group(first, location_ids, today, thresholds, notify)
     finally:
-        stop.set()
         worker.join()
+    if errors:
+        raise errors[0]
+    for other in results:
+        result.merge(other)
+    return result
+
+
+def _deliver_on_commit(result: SyncResult, notify: bool) -> None:
+    if notify and result.opened:
+        from reports.services.notifications import deliver_new_alerts
+
+        opened = list(result.opened)
+        transaction.on_commit(lambda: deliver_new_alerts(opened))
+
+
+def _sync(kinds: tuple[str, ...], found: Found, location_ids: Collection[int] | None) -> SyncResult:
+    if isinstance(found, CandidateQuery):
+        return sync_alerts_sql(kinds, found.sql, found.params, location_ids=location_ids, settings=found.settings)
+    return sync_alerts(kinds, found, location_ids=location_ids)

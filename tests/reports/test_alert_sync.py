@@ -111,3 +111,81 @@ def test_the_database_refuses_a_second_active_alert_for_a_key(tree):
     _raw_insert(LOW, tree["c1"].pk, pill.pk, status="resolved", resolved_at=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
         _raw_insert(LOW, tree["c1"].pk, pill.pk, status="resolved")
+
+
+# --- overlapping syncs: one lock per kind ------------------------------------------------
+
+
+def _in_thread(fn):
+    """Run ``fn`` in a thread with its own connection; return (thread, outcome list)."""
+    import threading
+
+    from django.db import connections
+
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(fn())
+        except BaseException as error:
+            outcome.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_waits_for_another_sync_of_its_kind_only(tree):
+    import psycopg
+    from django.conf import settings
+
+    from reports.services.alert_sync import KIND_LOCK_CLASS
+
+    pill = Product.objects.get(code="PIL-KOMB")
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        dbname=connection.settings_dict["NAME"],
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        autocommit=False,
+    )
+    try:
+        # Another transaction holds the lock of low_stock (as a sync of it would).
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KIND_LOCK_CLASS, str(LOW)])
+        over, over_outcome = _in_thread(lambda: sync_alerts([OVER], [cand(OVER, tree["c1"], pill)]))
+        over.join(10)
+        assert not over.is_alive() and len(over_outcome[0].opened) == 1  # another kind: not held up
+        low, low_outcome = _in_thread(lambda: sync_alerts([LOW], [cand(LOW, tree["c1"], pill)]))
+        low.join(1.0)
+        assert low.is_alive() and not low_outcome  # waits for the lock
+        assert not Alert.objects.filter(kind=LOW).exists()
+        other.rollback()  # released
+        low.join(10)
+        assert not low.is_alive() and len(low_outcome[0].opened) == 1
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_syncs_of_a_kind_open_each_alert_once(tree):
+    import threading
+
+    pill = Product.objects.get(code="PIL-KOMB")
+    barrier = threading.Barrier(4)
+
+    def sync():
+        barrier.wait(5)
+        return sync_alerts([LOW], [cand(LOW, tree["c1"], pill), cand(LOW, tree["c2"], pill)])
+
+    runs = [_in_thread(sync) for _ in range(4)]
+    for thread, _outcome in runs:
+        thread.join(20)
+    outcomes = [outcome[0] for _thread, outcome in runs]
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
+    assert sorted(len(o.opened) for o in outcomes) == [0, 0, 0, 2]  # the first opens, the others update
+    assert Alert.objects.filter(kind=LOW, status=AlertStatus.OPEN).count() == 2

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from inventory.models import Lot, Product, StockPolicy
 from inventory.services.ledger_check import ledger_check
-from reports.models import Alert, AlertKind, AlertSettings, AlertStatus
-from reports.services import stock_alerts
+from reports.models import Alert, AlertKind, AlertSettings, AlertStatus, Severity
+from reports.services import dropout_alerts, stock_alerts
 from reports.services.alert_sync import Candidate, _json_default, sync_alerts, sync_alerts_sql
 from reports.services.alerts import compute_alerts
 from tests.factories import LotFactory
@@ -159,11 +159,11 @@ def test_sync_by_statement_refuses_other_kinds_and_locations(tree):
     assert result.opened == [alert.pk] and alert.status == AlertStatus.OPEN and alert.quantity == 5
 
 
-# --- compute_alerts computing ahead in a worker thread (committed data) ------------------
+# --- compute_alerts outside a transaction: groups of kinds in parallel ------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_compute_alerts_computes_ahead_on_another_connection(tree, monkeypatch):
+def test_compute_alerts_runs_the_other_groups_on_another_connection(tree, monkeypatch):
     from reports.services import alerts
 
     m1, m2, m3 = months()
@@ -189,16 +189,24 @@ def test_compute_alerts_computes_ahead_on_another_connection(tree, monkeypatch):
     assert thread != threading.get_ident() and worker_connection is not connections["default"]
     assert worker_connection.connection is None
 
-    # An error in the worker is raised by compute_alerts, and nothing is written.
-    Alert.objects.all().delete()
+    # An error in a group is raised by compute_alerts once every group has run: the
+    # failed group's transaction is rolled back (its open alert is not resolved), the
+    # stock group is done (its alert resolved: the clinic is restocked).
+    stock(tree["c1"], lot, 60, timezone.localdate())
+    dropout = Alert.objects.create(
+        kind=AlertKind.DROPOUT_RISK, location=tree["c1"], product=pill, severity=Severity.WARNING
+    )
 
     def broken(location_ids, today, thresholds):
         raise RuntimeError("dropout computation failed")
 
-    monkeypatch.setattr(alerts, "COMPUTERS", (alerts.COMPUTERS[0], alerts.KindComputer((), broken)))
+    monkeypatch.setattr(alerts, "COMPUTERS", (alerts.COMPUTERS[0], alerts.KindComputer(dropout_alerts.KINDS, broken)))
     with pytest.raises(RuntimeError, match="dropout computation failed"):
         compute_alerts(notify=False)
-    assert not Alert.objects.exists()
+    alert.refresh_from_db()
+    dropout.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED
+    assert dropout.status == AlertStatus.OPEN and dropout.resolved_at is None
 
     # Inside the caller's transaction, computed on the caller's connection (it sees its writes).
     seen.clear()
