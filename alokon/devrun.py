@@ -29,6 +29,10 @@ def _environment() -> None:
     # With DATABASE_URL set this may be a real server, so DEBUG stays as given.
     if not os.environ.get("DATABASE_URL") and not os.environ.get("DEBUG"):
         os.environ["DEBUG"] = "1"
+    # Without DEBUG the settings default to HTTPS only (redirect, secure cookies): make
+    # run serves plain HTTP on this machine, so those stay off unless asked for.
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+        os.environ.setdefault(name, "0")
     # honcho's processes run `python`, `celery`: make them this virtualenv's.
     bin_dir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

@@ -3,11 +3,17 @@
 Every reader fails loudly: a value that cannot be understood stops start-up with
 a message naming the variable and what was expected, instead of silently falling
 back to a default (``DEBUG=maybe`` must not quietly mean ``False``).
+
+Every variable can instead be given as a file: ``SECRET_KEY_FILE=/run/secrets/secret_key``
+reads the value from that file (surrounding whitespace stripped), as Docker and
+Kubernetes secrets are mounted. Setting both ``NAME`` and ``NAME_FILE`` is an error:
+which one wins would be a guess.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,9 +24,22 @@ _FALSE = {"0", "false", "no", "off"}
 
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
+    secret_file = os.environ.get(f"{name}_FILE")
+    if secret_file:
+        if value:
+            raise ImproperlyConfigured(f"{name} and {name}_FILE are both set: set only one of them")
+        value = _read_secret(f"{name}_FILE", secret_file)
     if value is None or value == "":
         return default
     return value
+
+
+def _read_secret(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ImproperlyConfigured(f"{name}={path!r} cannot be read: {reason}") from None
 
 
 def env_bool(name: str, default: bool) -> bool:
