@@ -7,6 +7,9 @@
   acknowledged through the inbox or the API (``alert_acknowledge``); the admin lists
   and shows them, scoped to the user's subtree like every inventory admin page.
 - ``Notification`` rows likewise, scoped by their alert's location.
+- ``ExportJob`` rows (a report export run by the worker) are read-only, scoped by the
+  location of the user who asked for them; the file is downloaded from the user's
+  "Your exports" page, not here.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inventory.admin.scoping import LocationCodeFilter, ReadOnlyAdminMixin, ScopedAdminMixin
 from reports import alert_text
-from reports.models import Alert, AlertSettings, Notification
+from reports.models import Alert, AlertSettings, ExportJob, Notification
 
 
 @admin.register(AlertSettings)
@@ -85,5 +88,19 @@ class NotificationAdmin(ReadOnlyScopedAdmin):
     list_display = ("id", "alert", "user", "created_at", "read_at", "emailed_at")
     list_filter = (NotificationLocationFilter, ("created_at", DateFieldListFilter))
     list_select_related = ("alert__location", "alert__product", "user")
+    search_fields = ("^user__username",)
+    search_help_text = _("User name, or its beginning.")
+
+
+class ExportJobLocationFilter(LocationCodeFilter):
+    location_field = "user__location"
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyScopedAdmin):
+    scope_field = "user__location"
+    list_display = ("id", "report", "format", "status", "user", "rows", "created_at", "finished_at")
+    list_filter = ("status", "report", "format", ExportJobLocationFilter, ("created_at", DateFieldListFilter))
+    list_select_related = ("user",)
     search_fields = ("^user__username",)
     search_help_text = _("User name, or its beginning.")

@@ -216,3 +216,6 @@ class AlertSettings(models.Model):
     def current(cls) -> AlertSettings:
         settings_row, _created = cls.objects.get_or_create(pk=1)
         return settings_row
+
+
+from reports.models_exports import DashboardSnapshot, ExportFormat, ExportJob, ExportStatus  # noqa: E402,F401

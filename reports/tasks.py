@@ -198,3 +198,6 @@ def send_alert_digests(day: str | None = None) -> int:
     """Each morning: the daily digest e-mails; return how many were sent."""
     today = dt.date.fromisoformat(day) if day else timezone.localdate()
     return send_daily_digests(today)
+
+
+from reports import tasks_exports  # noqa: E402,F401  (export jobs, dashboard snapshots: found by autodiscovery)

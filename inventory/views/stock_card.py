@@ -6,6 +6,12 @@ of its lot right after it (stored by the posting service) and the running balanc
 of the product (the "sisa" column of a paper kartu stok), computed per page from
 one aggregate instead of a window over the whole card.
 
+``?print=1`` is the paper card: every entry of the range on one page (at most
+``PRINT_LIMIT``; a longer card asks for a shorter period), with the location, product
+and period heading it and lines to sign. The Excel and CSV buttons export the same
+entries (``card_rows``) through the report registry (``reports.resources``: report
+``stock-card``), so a long card becomes a background job like any large export.
+
 A malformed date is a 400 with the form's message, never a 500.
 """
 
@@ -27,6 +33,8 @@ from inventory.selectors.stock import stock_card_filter
 from inventory.views.stock import breadcrumbs
 
 PAGE_SIZE = 200
+#: entries on one printed card
+PRINT_LIMIT = 2_000
 
 
 def _date_field(label):
@@ -83,6 +91,33 @@ def _with_product_balance(location, product, entries):
     return [CardRow(entry, max(entry.quantity, 0), max(-entry.quantity, 0), after[entry.pk]) for entry in entries]
 
 
+def card_entries(location, product, date_from=None, date_to=None):
+    """The card's entries in posting order, limited to a range of business dates."""
+    return stock_card_entries(location, product).filter(stock_card_filter(date_from, date_to))
+
+
+def card_rows(location, product, date_from=None, date_to=None) -> list[dict]:
+    """Every entry of the card in the range as a plain row (the export's rows)."""
+    rows = _with_product_balance(location, product, list(card_entries(location, product, date_from, date_to)))
+    return [
+        {
+            "date": entry.business_date,
+            "recorded_at": entry.recorded_at,
+            "document": entry.movement.document,
+            "kind": entry.get_kind_display(),
+            "reason": entry.get_reason_display() if entry.reason else "",
+            "batch": entry.lot.batch,
+            "expiry": entry.lot.expiry,
+            "quantity_in": quantity_in,
+            "quantity_out": quantity_out,
+            "lot_balance": entry.balance_after,
+            "balance": balance,
+            "recorded_by": entry.recorded_by.get_username() if entry.recorded_by else "",
+        }
+        for entry, quantity_in, quantity_out, balance in rows
+    ]
+
+
 @login_required
 def stock_card(request, code, product_code):
     location = location_for_user(request.user, code)
@@ -101,13 +136,24 @@ def stock_card(request, code, product_code):
 
     date_from = form.cleaned_data.get("from") if form.is_bound else None
     date_to = form.cleaned_data.get("to") if form.is_bound else None
-    entries = stock_card_entries(location, product).filter(stock_card_filter(date_from, date_to))
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-
-    rows = _with_product_balance(location, product, list(page.object_list))
+    entries = card_entries(location, product, date_from, date_to)
     query = request.GET.copy()
     query.pop("page", None)
-    context.update(
-        {"page": page, "rows": rows, "filter_query": query.urlencode(), "date_from": date_from, "date_to": date_to}
-    )
+    query.pop("print", None)
+    context.update({"filter_query": query.urlencode(), "date_from": date_from, "date_to": date_to})
+    # The export buttons post the card's filters to the report registry's export.
+    export_query = query.copy()
+    export_query["location"], export_query["product"] = location.code, product.code
+    context["export_query"] = export_query.urlencode()
+
+    if request.GET.get("print"):
+        # One query for the length: a card too long for paper asks for a shorter period.
+        shown = list(entries[: PRINT_LIMIT + 1])
+        context.update({"printing": True, "too_long": len(shown) > PRINT_LIMIT, "print_limit": PRINT_LIMIT})
+        if len(shown) <= PRINT_LIMIT:
+            context["rows"] = _with_product_balance(location, product, shown)
+        return render(request, "inventory/stock_card.html", context)
+
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    context.update({"page": page, "rows": _with_product_balance(location, product, list(page.object_list))})
     return render(request, "inventory/stock_card.html", context)
