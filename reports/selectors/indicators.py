@@ -119,12 +119,12 @@ WITH loc AS (
      WHERE l.level <> 'virtual' AND l.is_active {scope_l}
 ),
 product AS (
-    SELECT p.id FROM inventory_product p WHERE p.is_active
+    SELECT p.id FROM inventory_product p WHERE p.is_active {product_p}
 ),
 soh AS (
     SELECT b.location_id, b.product_id, sum(b.quantity) AS soh
       FROM inventory_stockbalance b
-     WHERE true {scope_b}
+     WHERE true {scope_b} {product_b}
      GROUP BY b.location_id, b.product_id
 ),
 -- Dispatches in the window to a location below the origin: issues to its subtree.
@@ -147,7 +147,7 @@ day AS (
       FROM inventory_ledgerentry e
       LEFT JOIN issue i ON i.movement_id = e.movement_id
      WHERE e.id >= %(first_id)s AND e.business_date >= %(start)s
-       AND e.balance_after IS NOT NULL {scope_e}
+       AND e.balance_after IS NOT NULL {scope_e} {product_e}
      GROUP BY e.location_id, e.product_id, e.business_date
 ),
 -- The closing balance of each day with a change, rebuilt backwards from the stock on hand;
@@ -174,7 +174,7 @@ transit AS (
       FROM inventory_shipment s
      CROSS JOIN {shipment_movements}
       JOIN inventory_ledgerentry e ON e.movement_id = m.movement_id AND e.location_id = %(transit)s
-     WHERE s.status IN ('dispatched', 'partially_received') {scope_s_destination}
+     WHERE s.status IN ('dispatched', 'partially_received') {scope_s_destination} {product_e}
      GROUP BY s.destination_id, e.product_id
 ),
 base AS (
@@ -262,11 +262,20 @@ _SCOPES = {
 }
 
 
-def indicator_sql(scoped: bool) -> str:
-    """The statement, for every location (``scoped=False``) or for ``%(locations)s``."""
+_PRODUCT_SCOPES = {
+    "product_p": "AND p.id = ANY(%(products)s)",
+    "product_b": "AND b.product_id = ANY(%(products)s)",
+    "product_e": "AND e.product_id = ANY(%(products)s)",
+}
+
+
+def indicator_sql(scoped: bool, products_scoped: bool = False) -> str:
+    """The statement, for every location (``scoped=False``) or for ``%(locations)s``; for
+    every active product, or (``products_scoped``) for those of ``%(products)s``."""
     return _SQL.format(
         shipment_movements=SHIPMENT_MOVEMENTS_SQL,
         **{key: (clause if scoped else "") for key, clause in _SCOPES.items()},
+        **{key: (clause if products_scoped else "") for key, clause in _PRODUCT_SCOPES.items()},
     )
 
 
@@ -304,9 +313,13 @@ def window_first_entry_id(start: dt.date) -> int:
 
 
 def indicator_params(
-    location_ids: Collection[int] | None = None, today: dt.date | None = None, *, first_id: int | None = None
+    location_ids: Collection[int] | None = None,
+    today: dt.date | None = None,
+    *,
+    first_id: int | None = None,
+    product_ids: Collection[int] | None = None,
 ) -> dict:
-    """The parameters of ``indicator_sql(location_ids is not None)``."""
+    """The parameters of ``indicator_sql(location_ids is not None, product_ids is not None)``."""
     start, end = consumption_window(today, AMC_MONTHS)
     return {
         "start": start,
@@ -316,20 +329,27 @@ def indicator_params(
         "days": DAYS_PER_MONTH * AMC_MONTHS,
         "months": AMC_MONTHS,
         "locations": sorted(location_ids) if location_ids is not None else None,
+        "products": sorted(product_ids) if product_ids is not None else None,
     }
 
 
-def stock_indicators(location_ids: Collection[int] | None = None, today: dt.date | None = None) -> list[IndicatorRow]:
-    """Indicators of every active real location (or of ``location_ids``) × active product."""
-    if location_ids is not None and not location_ids:
+def stock_indicators(
+    location_ids: Collection[int] | None = None,
+    today: dt.date | None = None,
+    *,
+    product_ids: Collection[int] | None = None,
+) -> list[IndicatorRow]:
+    """Indicators of every active real location (or of ``location_ids``) × active product
+    (or those of ``product_ids``: a page about one product computes only its rows)."""
+    if (location_ids is not None and not location_ids) or (product_ids is not None and not product_ids):
         return []
-    params = indicator_params(location_ids, today)
+    params = indicator_params(location_ids, today, product_ids=product_ids)
     with transaction.atomic(), connection.cursor() as cursor:
         # Local to this transaction (or the caller's): the window's sort fits in memory.
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         # JIT compiles this statement's many expressions for longer than it runs.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(indicator_sql(location_ids is not None), params)
+        cursor.execute(indicator_sql(location_ids is not None, product_ids is not None), params)
         return [IndicatorRow(*row) for row in cursor.fetchall()]
 
 

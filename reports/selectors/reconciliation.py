@@ -94,13 +94,13 @@ def day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def _rate(part: int, whole: int) -> Decimal | None:
+def rate(part: int, whole: int) -> Decimal | None:
     if not whole:
         return None
     return (Decimal(100) * part / whole).quantize(Decimal("0.1"))
 
 
-def _level(value: str) -> str:
+def level_label(value: str) -> str:
     return str(Level(value).label)
 
 
@@ -192,14 +192,14 @@ def in_transit_by_route(*, root) -> tuple[list[dict], list[dict]]:
     names = {loc.code: loc.name for pair in routes.values() for loc in pair}
     level_rows = [
         {
-            "origin_level": _level(o),
-            "destination_level": _level(d),
+            "origin_level": level_label(o),
+            "destination_level": level_label(d),
             "product": p,
             "shipments": len(v[0]),
             "quantity": v[1],
         }
         for (o, d, p), v in sorted(
-            levels.items(), key=lambda kv: (_level_order(kv[0][0]), _level_order(kv[0][1]), kv[0][2])
+            levels.items(), key=lambda kv: (level_order(kv[0][0]), level_order(kv[0][1]), kv[0][2])
         )
     ]
     pair_rows = [
@@ -217,7 +217,7 @@ def in_transit_by_route(*, root) -> tuple[list[dict], list[dict]]:
     return level_rows, pair_rows
 
 
-def _level_order(level: str) -> int:
+def level_order(level: str) -> int:
     return [choice for choice, _label in Level.choices].index(level)
 
 
@@ -272,10 +272,10 @@ def _rate_rows(groups: dict) -> list[dict]:
                 "key": key,
                 "received": n,
                 "with_discrepancy": bad,
-                "shipment_rate": _rate(bad, n),
+                "shipment_rate": rate(bad, n),
                 "shipped": shipped,
                 "short_damaged": lost,
-                "quantity_rate": _rate(lost, shipped),
+                "quantity_rate": rate(lost, shipped),
             }
         )
     return rows
@@ -290,9 +290,9 @@ def discrepancy_rates(*, root, date_from: dt.date, date_to: dt.date) -> tuple[li
         by_route[f["route"]].append(f)
         by_origin[f["origin"].code].append(f)
         origins[f["origin"].code] = f["origin"]
-    route_rows = sorted(_rate_rows(by_route), key=lambda r: (_level_order(r["key"][0]), _level_order(r["key"][1])))
+    route_rows = sorted(_rate_rows(by_route), key=lambda r: (level_order(r["key"][0]), level_order(r["key"][1])))
     for row in route_rows:
-        row["origin_level"], row["destination_level"] = _level(row["key"][0]), _level(row["key"][1])
+        row["origin_level"], row["destination_level"] = level_label(row["key"][0]), level_label(row["key"][1])
     origin_rows = _rate_rows(by_origin)
     for row in origin_rows:
         row["origin"], row["origin_name"] = row["key"], origins[row["key"]].name

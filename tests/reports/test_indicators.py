@@ -362,3 +362,29 @@ def test_the_module_level_statement_runs_with_its_params(tree, pill, pill_lot):
         cursor.execute(INDICATORS_SQL, indicator_params())
         rows = cursor.fetchall()
     assert len(rows) == len(stock_indicators())
+
+
+def test_product_ids_compute_only_those_products_with_the_same_figures(tree, pill, pill_lot, make_user):
+    m1, m2, m3 = months()
+    palu, c1 = tree["palu"], tree["c1"]
+    condom = Product.objects.get(code="KONDOM")
+    condom_lot = LotFactory(product=condom, batch="K-ONLY", expiry=timezone.localdate() + dt.timedelta(days=700))
+    stock(c1, pill_lot, 100, m1 - dt.timedelta(days=3))
+    stock(c1, condom_lot, 500, m1 - dt.timedelta(days=3))
+    for first in (m1, m2, m3):
+        dispense(c1, pill_lot, 30, first + dt.timedelta(days=2))
+        dispense(c1, condom_lot, 90, first + dt.timedelta(days=2))
+    stock(palu, pill_lot, 100, m1 - dt.timedelta(days=3))
+    stock(palu, condom_lot, 100, m1 - dt.timedelta(days=3))
+    ship(palu, c1, pill, 25, timezone.localdate(), make_user("gudang-palu", palu))
+
+    everything = stock_indicators()
+    only_pill = stock_indicators(product_ids=[pill.pk])
+    assert {r.product_id for r in only_pill} == {pill.pk}
+    # Row for row what the full statement gives for that product (stock, transit, AMC, class).
+    assert only_pill == [r for r in everything if r.product_id == pill.pk]
+    assert row_of(c1, pill, only_pill).in_transit == 25
+    both = stock_indicators([c1.pk], product_ids=[pill.pk, condom.pk])
+    assert both == [r for r in everything if r.location_id == c1.pk and r.product_id in (pill.pk, condom.pk)]
+    assert row_of(c1, condom, both).amc == Decimal("90.00")
+    assert stock_indicators(product_ids=[]) == []
