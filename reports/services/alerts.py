@@ -13,8 +13,9 @@ debounced task after postings and ``manage.py compute_alerts`` all call it):
   in it; called outside one (the nightly run, ``manage.py compute_alerts``), each
   group of kinds below is computed and synced in a transaction of its own, the groups
   in parallel on their own connections: dropout risk and the document kinds are done
-  while the stock statement runs. A group's alerts are all the same moment's; a
-  group that fails leaves the others done (the next run redoes it);
+  while the stock statement runs, itself once per lock shard of locations
+  (``alert_sync.SHARDS``) when the run is everywhere. A group's alerts are all the same
+  moment's; a group that fails leaves the others done (the next run redoes it);
 - on commit, the opened alerts are delivered (inbox rows and e-mail) by
   ``reports.services.notifications``.
 
@@ -42,7 +43,15 @@ from django.utils import timezone
 
 from reports.models import AlertSettings
 from reports.services import document_alerts, dropout_alerts, stock_alerts
-from reports.services.alert_sync import Candidate, CandidateQuery, SyncResult, lock_kinds, sync_alerts, sync_alerts_sql
+from reports.services.alert_sync import (
+    SHARDS,
+    Candidate,
+    CandidateQuery,
+    SyncResult,
+    lock_kinds,
+    sync_alerts,
+    sync_alerts_sql,
+)
 
 # A computer returns its candidates, or a statement computing them (synced in the database).
 Found = list[Candidate] | CandidateQuery
@@ -78,7 +87,7 @@ def compute_alerts(
         return _compute_groups_in_parallel(location_ids, today, thresholds, notify)
     result = SyncResult()
     with transaction.atomic():
-        lock_kinds([kind for computer in COMPUTERS for kind in computer.kinds])
+        lock_kinds([kind for computer in COMPUTERS for kind in computer.kinds], location_ids)
         for computer in COMPUTERS:
             result.merge(_sync(computer.kinds, computer.compute(location_ids, today, thresholds), location_ids))
         _deliver_on_commit(result, notify)
@@ -88,40 +97,62 @@ def compute_alerts(
 def _compute_group(computer: KindComputer, location_ids, today, thresholds, notify: bool) -> SyncResult:
     """One group of kinds, locked, computed and synced in a transaction of its own."""
     with transaction.atomic():
-        lock_kinds(computer.kinds)
+        lock_kinds(computer.kinds, location_ids)
         result = _sync(computer.kinds, computer.compute(location_ids, today, thresholds), location_ids)
         _deliver_on_commit(result, notify)
     return result
 
 
 def _compute_groups_in_parallel(location_ids, today, thresholds, notify: bool) -> SyncResult:
-    """The first group (the stock statement, the longest) in the caller's thread, the
-    others one after another in a worker thread on its own connection (closed at the
-    end). Every group runs to its end; then the first error, if any, is raised."""
+    """Every group in a transaction of its own, in parallel: the first group (the stock
+    statement, the longest) once per lock shard of locations when the run is everywhere
+    (each shard's locations on its own connection), the other groups one after another
+    on one more connection. Each worker thread closes its connection at the end. Every
+    job runs to its end; then the first error, if any, is raised."""
     first, *others = COMPUTERS
+    shards = _location_ids_by_shard() if location_ids is None else [location_ids]
+    lanes = [[(first, ids)] for ids in shards] + [[(computer, location_ids) for computer in others]]
     results: list[SyncResult] = []
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def run(lane) -> None:
         try:
-            for computer in others:
-                results.append(_compute_group(computer, location_ids, today, thresholds, notify))
+            for computer, ids in lane:
+                results.append(_compute_group(computer, ids, today, thresholds, notify))
         except BaseException as error:  # raised in the caller
             errors.append(error)
+
+    def work(lane) -> None:
+        try:
+            run(lane)
         finally:
             connection.close()
 
-    worker = threading.Thread(target=work, name="compute-alerts", daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=work, args=(lane,), name="compute-alerts", daemon=True) for lane in lanes[1:]]
+    for worker in workers:
+        worker.start()
     try:
-        result = _compute_group(first, location_ids, today, thresholds, notify)
+        run(lanes[0])
     finally:
-        worker.join()
+        for worker in workers:
+            worker.join()
     if errors:
         raise errors[0]
-    for other in results:
-        result.merge(other)
+    result = SyncResult()
+    for part in results:
+        result.merge(part)
     return result
+
+
+def _location_ids_by_shard() -> list[list[int]]:
+    """Every location id (active or not: an alert at a location made inactive must still
+    resolve), by lock shard."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(id ORDER BY id) FROM inventory_location GROUP BY id %% %s ORDER BY id %% %s",
+            [SHARDS, SHARDS],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _deliver_on_commit(result: SyncResult, notify: bool) -> None:

@@ -65,8 +65,11 @@ STATUS_KIND = {
     StockStatus.ABOVE_MAX: (AlertKind.OVERSTOCK, Severity.INFO),
 }
 
-# The indicator statement runs with these (as ``stock_indicators`` runs it).
-SETTINGS = {"work_mem": WORK_MEM, "jit": "off"}
+# The indicator statement runs with these (as ``stock_indicators`` runs it), and without
+# parallel workers: the nightly run already runs one statement per lock shard beside the
+# dropout computation, and on 2 cores more processes only queue for them (measured in
+# bench/alerts.py: first run 6.0 s with parallel workers, 5.7 s without).
+SETTINGS = {"work_mem": WORK_MEM, "jit": "off", "max_parallel_workers_per_gather": "0"}
 
 # (kind, location_id, product_id, severity, quantity, figures) of every stock alert
 # that holds now. Decimals go into the figures as text, as ``json.dumps`` with

@@ -142,7 +142,7 @@ def test_a_sync_waits_for_another_sync_of_its_kind_only(tree):
     import psycopg
     from django.conf import settings
 
-    from reports.services.alert_sync import KIND_LOCK_CLASS
+    from reports.services.alert_sync import KIND_LOCK_CLASS, SHARDS
 
     pill = Product.objects.get(code="PIL-KOMB")
     db = settings.DATABASES["default"]
@@ -155,8 +155,9 @@ def test_a_sync_waits_for_another_sync_of_its_kind_only(tree):
         autocommit=False,
     )
     try:
-        # Another transaction holds the lock of low_stock (as a sync of it would).
-        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KIND_LOCK_CLASS, str(LOW)])
+        # Another transaction holds the lock of low_stock at c1's shard (as a sync of it would).
+        key = f"{LOW}:{tree['c1'].pk % SHARDS}"
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KIND_LOCK_CLASS, key])
         over, over_outcome = _in_thread(lambda: sync_alerts([OVER], [cand(OVER, tree["c1"], pill)]))
         over.join(10)
         assert not over.is_alive() and len(over_outcome[0].opened) == 1  # another kind: not held up
@@ -167,6 +168,16 @@ def test_a_sync_waits_for_another_sync_of_its_kind_only(tree):
         other.rollback()  # released
         low.join(10)
         assert not low.is_alive() and len(low_outcome[0].opened) == 1
+        # A sync of the same kind over locations of the other shard only is not held up.
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KIND_LOCK_CLASS, key])
+        shard_c1 = tree["c1"].pk % SHARDS
+        elsewhere = next(loc for loc in (tree["c2"], tree["c3"], tree["palu"]) if loc.pk % SHARDS != shard_c1)
+        shard, shard_outcome = _in_thread(
+            lambda: sync_alerts([LOW], [cand(LOW, elsewhere, pill)], location_ids=[elsewhere.pk])
+        )
+        shard.join(10)
+        assert not shard.is_alive() and len(shard_outcome[0].opened) == 1
+        other.rollback()
     finally:
         other.close()
 
