@@ -277,6 +277,10 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         SITE_URL=f"http://127.0.0.1:{port}",
         LOG_LEVEL="WARNING",
         STATIC_ROOT=str(ROOT / ".data" / "bench-static"),
+        # Plain HTTP on the loopback: no redirect to HTTPS, cookies without Secure.
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
     )
     # DEBUG off serves hashed static files from a manifest, as in production.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
