@@ -116,3 +116,19 @@ def pair_check(cursor, location_id: int, lot_id: int) -> dict:
     )
     entries, total, broken = cursor.fetchone()
     return {"balance": balance, "entries": entries, "sum": total, "broken_links": broken}
+
+
+def wait_until_serving(server: subprocess.Popen, base: str, *, tries: int = 60) -> None:
+    """Wait until the server started as ``server`` answers ``base``/accounts/login/; stop
+    it and exit with a message when it does not within ``tries`` half-seconds."""
+    import urllib.error
+    import urllib.request
+
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    server.terminate()
+    raise SystemExit("gunicorn did not answer")

@@ -43,7 +43,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from bench.common import DEFAULT_URL, ROOT, django_setup, print_facts, with_database
+from bench.common import DEFAULT_URL, ROOT, django_setup, print_facts, wait_until_serving, with_database
 
 BULK_SQL = """
 -- One-line dispatched shipments, province → districts, built set-based: what
@@ -301,14 +301,8 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
-            return server, base
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer")
+    wait_until_serving(server, base)
+    return server, base
 
 
 def api(base: str, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import DEFAULT_URL, ROOT, print_facts, raw_connect, with_database
+from bench.common import DEFAULT_URL, ROOT, print_facts, raw_connect, wait_until_serving, with_database
 
 DEFAULT_REPORTS_URL = with_database(DEFAULT_URL, "alokon_bench_alerts")
 STATIC_ROOT = ROOT / ".data" / "bench-static"
@@ -284,8 +284,6 @@ def raw_replay(url: str, statements, repeat: int, warmup: int) -> tuple[float, f
 
 def start_gunicorn(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     import socket
-    import urllib.error
-    import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -297,14 +295,8 @@ def start_gunicorn(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
-            return server, base
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer")
+    wait_until_serving(server, base)
+    return server, base
 
 
 # What the page loaded, from the browser's Resource Timing: bytes on the wire (headers and

@@ -75,7 +75,7 @@ from django.utils.translation import gettext_lazy
 from import_export import fields, widgets
 
 from inventory.models import Location, Product
-from inventory.selectors.scope import is_unscoped, visible_locations
+from inventory.selectors.scope import filter_location, is_unscoped
 from inventory.views.stock_card import DateRangeForm
 
 #: the apps whose ``resources*.py`` modules the registry imports
@@ -186,13 +186,7 @@ class ReportForm(forms.Form):
         ]
 
     def clean_location(self) -> Location | None:
-        code = self.cleaned_data["location"].strip()
-        if not code:
-            return None
-        location = visible_locations(self.user).filter(code=code).first()
-        if location is None:
-            raise forms.ValidationError(_("Location %(code)s was not found.") % {"code": code})
-        return location
+        return filter_location(self.user, self.cleaned_data["location"])
 
     def clean_product(self) -> Product | None:
         code = self.cleaned_data["product"]

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from inventory.selectors.scope import is_unscoped, visible_locations
+from inventory.selectors.scope import filter_location, is_unscoped
 from inventory.views.stock_card import DateRangeForm
 from reports.selectors.reconciliation import report_sections
 
@@ -50,13 +50,7 @@ class ReconciliationForm(DateRangeForm):
         )
 
     def clean_location(self):
-        code = self.cleaned_data["location"].strip()
-        if not code:
-            return None
-        location = visible_locations(self.user).filter(code=code).first()
-        if location is None:
-            raise forms.ValidationError(_("Location %(code)s was not found.") % {"code": code})
-        return location
+        return filter_location(self.user, self.cleaned_data["location"])
 
 
 @login_required

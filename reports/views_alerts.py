@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from alokon.models import User
 from inventory.errors import AlokonError
 from inventory.models import Product
-from inventory.selectors.scope import visible_locations
+from inventory.selectors.scope import filter_location
 from reports import alert_text
 from reports.models import Alert, AlertStatus, Notification
 from reports.selectors.alerts import STATUS_ACTIVE, STATUS_ALL, alert_for_user, alerts_for, kind_choices
@@ -63,13 +63,7 @@ class AlertFilterForm(forms.Form):
         ]
 
     def clean_location(self):
-        code = self.cleaned_data["location"].strip()
-        if not code:
-            return None
-        location = visible_locations(self.user).filter(code=code).first()
-        if location is None:
-            raise forms.ValidationError(_("Location %(code)s was not found.") % {"code": code})
-        return location
+        return filter_location(self.user, self.cleaned_data["location"])
 
     def clean_product(self):
         code = self.cleaned_data["product"]

@@ -29,12 +29,31 @@ def visible_locations(user):
     return qs.subtree(root)
 
 
+def not_found_message(code: str) -> str:
+    """What a user is told about a location code outside their subtree (or nowhere)."""
+    return _("Location %(code)s was not found.") % {"code": code}
+
+
 def location_for_user(user, code: str) -> Location:
     """The real location ``code`` if the user may see it; otherwise ``Http404``."""
     try:
         return visible_locations(user).get(code=code)
     except Location.DoesNotExist:
-        raise Http404(_("Location %(code)s was not found.") % {"code": code}) from None
+        raise Http404(not_found_message(code)) from None
+
+
+def filter_location(user, value: str) -> Location | None:
+    """A location code typed into a filter form: None when empty, the location when the
+    user may see it; otherwise a form ``ValidationError`` (for a ``clean_<field>``)."""
+    from django.core.exceptions import ValidationError
+
+    code = (value or "").strip()
+    if not code:
+        return None
+    location = visible_locations(user).filter(code=code).first()
+    if location is None:
+        raise ValidationError(not_found_message(code))
+    return location
 
 
 def user_can_see(user, location: Location) -> bool:

@@ -27,7 +27,7 @@ from inventory.selectors.discrepancies import (
     list_queryset,
     shipment_history,
 )
-from inventory.selectors.scope import visible_locations
+from inventory.selectors.scope import not_found_message, visible_locations
 from inventory.services.discrepancies import discrepancy_resolve, resolutions_for
 
 PAGE_SIZE = 50
@@ -48,7 +48,7 @@ def discrepancy_list(request):
         if cleaned["location"]:
             location = visible_locations(request.user).filter(code=cleaned["location"]).first()
             if location is None:
-                form.add_error("location", _("Location %(code)s was not found.") % {"code": cleaned["location"]})
+                form.add_error("location", not_found_message(cleaned["location"]))
         if form.is_valid():
             discrepancies = filter_discrepancies(
                 discrepancies,
