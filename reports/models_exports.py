@@ -5,7 +5,9 @@ Celery task ``reports.tasks_exports.run_export`` takes its id, claims it
 (queued → running in one conditional UPDATE, so a duplicated message runs it once),
 builds the file from the report's rows as the asking user sees them *when it runs*
 (scope and language), and writes it under ``MEDIA_ROOT/exports/``. The file is never
-served from MEDIA_URL: the download view hands it only to the user who asked.
+served from MEDIA_URL: the download view hands it only to the user who asked. A job's
+file goes with it, however the job is deleted (the daily purge, the admin, or the user
+it belongs to being deleted), once that deletion commits.
 
 **DashboardSnapshot**: the dashboard's figures of one scope (a location's subtree, or
 the whole country) too large to compute while a user waits (the stock indicators of
@@ -17,8 +19,10 @@ minutes, the snapshots someone read recently, so a national manager never waits.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -107,3 +111,12 @@ class DashboardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.root_id or 'all'} @ {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+@receiver(post_delete, sender=ExportJob, dispatch_uid="reports.exportjob.delete_file")
+def _delete_the_file_with_its_job(sender, instance: ExportJob, **kwargs) -> None:
+    # Also for a job deleted by a cascade (its user deleted): Django sends the signal for
+    # each. After the commit: a rolled-back deletion keeps its file.
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name))

@@ -275,7 +275,7 @@ def test_failure_messages_are_in_the_askers_language(palu):
     assert (job.status, job.error) == (ExportStatus.FAILED, indonesian)
 
 
-def test_old_exports_are_purged_with_their_files(palu, small_limit, media):
+def test_old_exports_are_purged_with_their_files(palu, small_limit, media, django_capture_on_commit_callbacks):
     old = exports.export_queue(user=palu, report="expiry", params={}, file_format="csv")
     new = exports.export_queue(user=palu, report="expiry", params={}, file_format="csv")
     for job in (old, new):
@@ -284,9 +284,25 @@ def test_old_exports_are_purged_with_their_files(palu, small_limit, media):
     old_path = old.file.path
     assert os.path.exists(old_path)
     ExportJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(days=8))
-    assert exports.export_purge() == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs in autocommit
+        assert exports.export_purge() == 1
     assert not os.path.exists(old_path) and os.path.exists(new.file.path)
     assert list(ExportJob.objects.values_list("pk", flat=True)) == [new.pk]
+
+
+def test_a_deleted_users_export_files_go_with_their_jobs(palu, small_limit, media, django_capture_on_commit_callbacks):
+    job = exports.export_queue(user=palu, report="expiry", params={}, file_format="csv")
+    exports.export_run(job.pk, task_id=str(uuid.uuid4()), stale_after=dt.timedelta(minutes=11))
+    job.refresh_from_db()
+    path = job.file.path
+    assert os.path.exists(path)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        palu.delete()
+    assert not ExportJob.objects.filter(pk=job.pk).exists()
+    assert os.path.exists(path)  # not before the deletion commits
+    for callback in callbacks:
+        callback()
+    assert not os.path.exists(path)
 
 
 def test_the_periodic_tasks_are_scheduled_and_known_to_the_worker():
