@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 from inventory.models import Location, Lot, Product, StockPolicy
 from inventory.reference import ensure_reference_data
 from inventory.services.opening import opening_balance_post
+from tests.browser_fixtures import artifacts, browser, page  # noqa: F401 - the browser fixtures, for every test
 from tests.factories import DEMO_PASSWORD, LotFactory, UserFactory, build_tree
 
 

@@ -33,10 +33,9 @@ from inventory.services.opening import opening_balance_post
 from inventory.services.posting import EntrySpec, movement_post, virtual_location
 from inventory.services.service_figures import add_months
 from reports.models import Alert, AlertKind, AlertStatus, Severity
-from tests.browser import conftest as browser_fixtures
+from tests.browser_fixtures import browser_login
 from tests.factories import LocationFactory, LotFactory
 from tests.reports.alert_rows import make_alert
-from tests.reports.test_report_consumption import browser_login, in_browser
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -302,20 +301,15 @@ def test_queries_do_not_grow_with_the_clinics(client, world, busy):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_page_fits_a_phone(live_server, world, password):
-    browser_fixtures.ARTIFACTS.mkdir(exist_ok=True)
-
-    def steps(page):
-        requests = []
-        page.on("request", lambda request: requests.append(request.url))
-        browser_login(page, live_server, "plkb7271", password, URL)
-        body = page.locator("body").inner_text()
-        assert "Puskesmas Talise" in body and "PIL-KOMB" in body and "KONDOM: 12" in body
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360 + 1  # no sideways scroll
-        requests.clear()
-        page.reload()
-        # the document and the stylesheet, nothing else
-        assert sorted(requests) == [f"{live_server.url}{URL}", f"{live_server.url}/static/alokon/alokon.css"]
-        page.screenshot(path=str(browser_fixtures.ARTIFACTS / "field-72.71-phone.png"), full_page=True)
-
-    in_browser(steps)
+def test_the_page_fits_a_phone(live_server, world, page, artifacts, password):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    browser_login(page, live_server, "plkb7271", password, URL)
+    body = page.locator("body").inner_text()
+    assert "Puskesmas Talise" in body and "PIL-KOMB" in body and "KONDOM: 12" in body
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360 + 1  # no sideways scroll
+    requests.clear()
+    page.reload()
+    # the document and the stylesheet, nothing else
+    assert sorted(requests) == [f"{live_server.url}{URL}", f"{live_server.url}/static/alokon/alokon.css"]
+    page.screenshot(path=str(artifacts / "field-72.71-phone.png"), full_page=True)

@@ -8,11 +8,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import shutil
-import threading
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from urllib.parse import urlencode
 
 import openpyxl
@@ -26,7 +23,7 @@ from inventory.services.opening import opening_balance_post
 from inventory.services.posting import EntrySpec, movement_post, movement_reverse, virtual_location
 from inventory.services.service_figures import add_months
 from reports.selectors.consumption import consumption_by_month, cyp_by_area
-from tests.browser import conftest as browser_fixtures
+from tests.browser_fixtures import browser_login
 from tests.factories import LocationFactory, LotFactory
 from tests.reports import scenario
 
@@ -419,69 +416,25 @@ def test_consumption_reads_only_a_few_queries(world, django_assert_max_num_queri
 # --- in a real browser: the charts are drawn ---------------------------------------------------
 
 
-def in_browser(steps, timeout: float = 120) -> None:
-    """Run ``steps(page)`` in a phone-sized Chromium page (360 × 740, Indonesian first, as in
-    tests/browser), in a thread of its own: the Playwright of tests/browser's session fixture
-    may hold this thread's event loop, and a second sync Playwright cannot share it. An
-    assertion that fails in the thread fails the test."""
-    chromium = browser_fixtures.CHROMIUM
-    assert shutil.which(chromium) or Path(chromium).exists(), f"Chromium not found at {chromium}"
-    failure: list[BaseException] = []
-
-    def run():
-        from playwright.sync_api import sync_playwright
-
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=browser_fixtures.ARGS)
-                try:
-                    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="id-ID")
-                    steps(context.new_page())
-                finally:
-                    browser.close()
-        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
-            failure.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "the browser steps did not finish"
-    if failure:
-        raise failure[0]
-
-
-def browser_login(page, live_server, username, password, url):
-    page.goto(f"{live_server.url}{url}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(f"{live_server.url}{url}")
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_charts_are_drawn_in_a_browser(live_server, world, password):
-    browser_fixtures.ARTIFACTS.mkdir(exist_ok=True)
+def test_charts_are_drawn_in_a_browser(live_server, world, page, artifacts, password):
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    browser_login(page, live_server, "kabid72", password, "/reports/consumption/?product=PIL-KOMB")
+    page.wait_for_selector("#charts .chart .main-svg")
+    assert page.locator("#charts .chart").count() == 1  # one line chart per product shown
+    assert page.locator("#charts .chart .scatterlayer .point").count() == 12  # a marker per month
+    page.screenshot(path=str(artifacts / "consumption-72-phone.png"), full_page=True)
 
-    def steps(page):
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        browser_login(page, live_server, "kabid72", password, "/reports/consumption/?product=PIL-KOMB")
-        page.wait_for_selector("#charts .chart .main-svg")
-        assert page.locator("#charts .chart").count() == 1  # one line chart per product shown
-        assert page.locator("#charts .chart .scatterlayer .point").count() == 12  # a marker per month
-        page.screenshot(path=str(browser_fixtures.ARTIFACTS / "consumption-72-phone.png"), full_page=True)
+    page.goto(f"{live_server.url}/reports/consumption/")
+    page.wait_for_selector("#charts .chart .main-svg")
+    series = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent).series.length")
+    assert page.locator("#charts .chart").count() == series == 8
 
-        page.goto(f"{live_server.url}/reports/consumption/")
-        page.wait_for_selector("#charts .chart .main-svg")
-        series = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent).series.length")
-        assert page.locator("#charts .chart").count() == series == 8
-
-        page.goto(f"{live_server.url}/reports/cyp/")
-        page.wait_for_selector("#charts .chart .main-svg")
-        assert page.locator("#charts .chart").count() == 1
-        assert page.locator("#charts .barlayer .trace").count() == 5  # a stack per method
-        page.screenshot(path=str(browser_fixtures.ARTIFACTS / "cyp-72-phone.png"), full_page=True)
-        assert errors == []
-
-    in_browser(steps)
+    page.goto(f"{live_server.url}/reports/cyp/")
+    page.wait_for_selector("#charts .chart .main-svg")
+    assert page.locator("#charts .chart").count() == 1
+    assert page.locator("#charts .barlayer .trace").count() == 5  # a stack per method
+    page.screenshot(path=str(artifacts / "cyp-72-phone.png"), full_page=True)
+    assert errors == []

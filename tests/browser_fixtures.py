@@ -1,8 +1,14 @@
 """A real browser for end-to-end tests: Playwright driving Debian's Chromium.
 
-The browser is the system's /usr/bin/chromium (``.ci/run`` installs it); Playwright's
-own browser download is not used (no network for it here). A missing browser fails
-the tests with a clear message: it is never a skip.
+The fixtures ``browser`` (one per test session), ``page`` and ``artifacts`` are exposed to
+the whole suite by tests/conftest.py, so a browser test can live next to the feature it
+checks. The browser is the system's /usr/bin/chromium (``.ci/run`` installs it);
+Playwright's own browser download is not used (no network for it here). A missing browser
+fails the tests with a clear message: it is never a skip.
+
+One sync Playwright per process: while it is open it marks this thread's event loop as
+running, so a second ``sync_playwright()`` in the same thread would be refused. Every test
+therefore takes its page from these fixtures rather than starting a Playwright of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("ALOKON_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -55,3 +61,12 @@ def page(browser):
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def browser_login(page, live_server, username, password, url):
+    """Open ``url``, log in on the login page it sends an anonymous user to, land on ``url``."""
+    page.goto(f"{live_server.url}{url}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url(f"{live_server.url}{url}")
