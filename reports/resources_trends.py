@@ -9,9 +9,11 @@ Celery job.
 
 Filters: the location (its subtree, inside the user's scope) and the product of
 ``ReportForm``, and the period of ``PeriodReportForm`` (ISO dates, inclusive). The
-consumption, CYP and distribution reports default to the last ``DEFAULT_MONTHS``
-complete months and read at most ``MAX_DAYS`` days; MOBIYA has no default period (all
-its active alerts), a period keeps the alerts opened in it.
+consumption and CYP reports default to the last ``DEFAULT_MONTHS`` complete months, the
+distribution report to the last complete month (``DISTRIBUTION_DEFAULT_MONTHS``: a
+national year of routes is slow to group and too long to read), and each reads at most
+``MAX_DAYS`` days; MOBIYA has no default period (all its active alerts), a period keeps
+the alerts opened in it.
 
 Two resources have columns that depend on the rows (one per product, one per method):
 they add them from the rows' keys just before exporting (``RowResource.prepare``).
@@ -45,14 +47,16 @@ from reports.selectors.reconciliation import shipments_in_scope
 
 #: months of the default period: the last twelve complete ones
 DEFAULT_MONTHS = 12
+#: the distribution report's default period: the last complete month
+DISTRIBUTION_DEFAULT_MONTHS = 1
 #: the longest period a report reads (five years)
 MAX_DAYS = 5 * 366
 
 
-def default_period(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    """The last ``DEFAULT_MONTHS`` complete months: (first day of the first, last day of the last)."""
+def default_period(today: dt.date | None = None, months: int = DEFAULT_MONTHS) -> tuple[dt.date, dt.date]:
+    """The last ``months`` complete months: (first day of the first, last day of the last)."""
     this_month = (today or timezone.localdate()).replace(day=1)
-    return add_months(this_month, -DEFAULT_MONTHS), this_month - dt.timedelta(days=1)
+    return add_months(this_month, -months), this_month - dt.timedelta(days=1)
 
 
 # --- forms ------------------------------------------------------------------------------------
@@ -63,6 +67,13 @@ class TrendForm(PeriodReportForm):
 
     #: whether a missing date takes the default period's (MOBIYA: no period means every alert)
     has_default_period = True
+    #: the complete months the default period covers
+    default_months = DEFAULT_MONTHS
+
+    @classmethod
+    def initial_period(cls, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+        """This report's default period (the page shows it in the form; the exports apply it too)."""
+        return default_period(today, cls.default_months)
 
     def clean(self):
         cleaned = super().clean()
@@ -70,7 +81,7 @@ class TrendForm(PeriodReportForm):
             return cleaned
         start, end = cleaned.get("from"), cleaned.get("to")
         if self.has_default_period:
-            first, last = default_period()
+            first, last = self.initial_period()
             start, end = start or first, end or last
             if start > end:
                 raise forms.ValidationError(_("The start date must not be after the end date."))
@@ -80,6 +91,12 @@ class TrendForm(PeriodReportForm):
                 _("A report covers at most %(days)d days (five years): choose a shorter period.") % {"days": MAX_DAYS}
             )
         return cleaned
+
+
+class DistributionForm(TrendForm):
+    """Location, product and period; by default the last complete month."""
+
+    default_months = DISTRIBUTION_DEFAULT_MONTHS
 
 
 class MobiyaForm(TrendForm):
@@ -183,8 +200,15 @@ def cyp_data(params: dict) -> CypTable:
     return cyp_by_area(root=params["root"], date_from=params["from"], date_to=params["to"], product=params["product"])
 
 
-def distribution_data(params: dict) -> DistributionReport:
-    return distribution(root=params["root"], date_from=params["from"], date_to=params["to"], product=params["product"])
+def distribution_data(params: dict, pair_limit: int | None = None) -> DistributionReport:
+    """Every row (the exports), or with ``pair_limit`` only the first rows by pair (the page)."""
+    return distribution(
+        root=params["root"],
+        date_from=params["from"],
+        date_to=params["to"],
+        product=params["product"],
+        pair_limit=pair_limit,
+    )
 
 
 def distribution_table_rows(data: DistributionReport) -> list[dict]:
@@ -271,7 +295,7 @@ DISTRIBUTION = register(
         title=gettext_lazy("Distribution"),
         rows=distribution_rows,
         resource=DistributionResource,
-        form=TrendForm,
+        form=DistributionForm,
         url_name="report-distribution",
         estimate=distribution_estimate,
     )

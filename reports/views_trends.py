@@ -46,8 +46,8 @@ def page_table(spec: ReportSpec, rows: list[dict]) -> dict:
 def _form(request, spec: ReportSpec):
     data = request.GET.copy()
     if getattr(spec.form, "has_default_period", False):
-        # Show the default period in the form (the exports' form applies the same defaults).
-        first, last = trends.default_period()
+        # Show the report's default period in the form (the exports' form applies the same defaults).
+        first, last = spec.form.initial_period()
         data.setdefault("from", first.isoformat())
         data.setdefault("to", last.isoformat())
     return spec.form(data, user=request.user)
@@ -112,13 +112,15 @@ def cyp_report(request):
 @require_GET
 def distribution_report(request):
     def build(params):
-        data = trends.distribution_data(params)
-        # The rows the exports write are the level rows, then the pair rows; the page shows the
-        # first PAGE_ROWS pair rows only (a national year has a row per clinic route and product).
+        # The rows the exports write are the level rows, then the pair rows; the page shows every
+        # level row and the first PAGE_ROWS pair rows only (a national month has a row per clinic
+        # route and product), so the selector groups only those by pair.
+        data = trends.distribution_data(params, pair_limit=PAGE_ROWS)
         pairs = page_table(trends.DISTRIBUTION, [row.as_dict() for row in data.by_pair[:PAGE_ROWS]])
         return {
             "by_level": page_table(trends.DISTRIBUTION, [row.as_dict() for row in data.by_level]),
-            "by_pair": {**pairs, "total": len(data.by_pair), "cut": len(data.by_pair) > PAGE_ROWS},
+            "by_pair": {**pairs, "total": data.pair_total, "cut": data.pair_total > PAGE_ROWS},
+            "default_period": (params["from"], params["to"]) == trends.DISTRIBUTION.form.initial_period(),
         }
 
     return _page(request, trends.DISTRIBUTION, "reports/distribution.html", build)

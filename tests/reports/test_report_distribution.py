@@ -1,7 +1,9 @@
 """The distribution report: shipments per route and period with quantities, fill rate, lead
 time and what is still in transit. The figures are computed here independently from the
 documents (shipment lines, receipt lines, late receipts) and the receipts service's own
-in-transit sum; the exports hold the page's rows; every view stays in the user's scope."""
+in-transit sum; the exports hold the page's rows; every view stays in the user's scope. By
+default the page shows the last complete month (the consumption and CYP reports keep twelve);
+a long page shows its first rows by pair, and every row by level."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import openpyxl
 import pytest
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from alokon.models import Role
 from inventory.models import (
@@ -27,8 +30,10 @@ from inventory.services.discrepancies import discrepancy_resolve
 from inventory.services.ledger_check import ledger_check
 from inventory.services.opening import opening_balance_post
 from inventory.services.receipts import ReceiptLineSpec, in_transit_by_lot, receipt_record
+from inventory.services.service_figures import add_months
 from inventory.services.shipments import LineSpec, shipment_create, shipment_dispatch
 from reports.models import ExportJob, ExportStatus
+from reports.resources_trends import MAX_DAYS
 from reports.selectors.distribution import distribution
 from reports.services.exports import export_run
 from tests.factories import LocationFactory, LotFactory
@@ -41,6 +46,9 @@ FROM, TO = TODAY - dt.timedelta(days=100), TODAY
 PERIOD = {"from": FROM.isoformat(), "to": TO.isoformat()}
 URL = "/reports/distribution/"
 LEVELS = {"national": "National", "province": "Province", "district": "District", "clinic": "Clinic"}
+THIS_MONTH = TODAY.replace(day=1)
+# the default period: the last complete month
+LAST_MONTH = (add_months(THIS_MONTH, -1), THIS_MONTH - dt.timedelta(days=1))
 
 
 def days_ago(n: int) -> dt.date:
@@ -233,6 +241,40 @@ def selector_rows(report) -> dict[tuple, dict]:
     return result
 
 
+def page_cells(response) -> list[list]:
+    """The page's table as the exports write it: the headers, the rows by level, the rows by pair."""
+    by_level, by_pair = response.context["by_level"], response.context["by_pair"]
+    return [by_level["headers"]] + [[v for v, _n in row] for row in by_level["rows"] + by_pair["rows"]]
+
+
+def page_rows(response) -> dict[tuple, dict]:
+    """The page's rows keyed and valued as ``expected_rows``."""
+    headers, *rows = page_cells(response)
+    levels = {label: level for level, label in LEVELS.items()}
+    result = {}
+    for row in rows:
+        cells = dict(zip(headers, row, strict=True))
+        key = (
+            "pair" if cells["Origin"] else "level",
+            levels[cells["From level"]],
+            levels[cells["To level"]],
+            cells["Origin"],
+            cells["Destination"],
+            "*" if cells["Product"] == "All products" else cells["Product"],
+        )
+        assert key not in result
+        result[key] = {
+            "shipments": cells["Shipments"],
+            "shipped": cells["Quantity shipped"],
+            "received": cells["Quantity received"],
+            "fill_rate": cells["Fill rate (%)"],
+            "lead_median": cells["Lead time, median (days)"],
+            "lead_max": cells["Lead time, longest (days)"],
+            "in_transit": cells["In transit now"],
+        }
+    return result
+
+
 # --- the selector -----------------------------------------------------------------------------
 
 
@@ -274,6 +316,35 @@ def test_figures_by_hand(world):
     assert not any(key[3] == "73" or key[4] == "73.71" for key in rows)
 
 
+def test_the_first_rows_by_pair_and_every_row_by_level(world, make_user):
+    """The page's selector call: only the first ``pair_limit`` rows by pair (the routes' order,
+    decided in SQL, is the rows' order), every row by level, and the count of every pair row."""
+    lot = world["lots"]["PIL-KOMB"]
+    pk = lot.product
+    # Routes whose order by origin differs from their order by destination: a return up the
+    # tree (clinic → district after district → clinic) and two siblings (Sigi → Palu first).
+    for origin, destination in (("c1", "palu"), ("palu", "sigi"), ("sigi", "palu")):
+        keeper = world["users"]["c1"] if origin == "c1" else make_user(f"gudang-{origin}-2", world[origin])
+        shipment = shipment_create(
+            origin=world[origin], destination=world[destination], lines=[LineSpec(pk, 2, lot)], actor=keeper
+        )
+        shipment_dispatch(shipment=shipment, actor=keeper, business_date=days_ago(5))
+    for root, product in ((None, None), (world["prov"], None), (world["palu"], None), (None, pk)):
+        every = distribution(root=root, date_from=FROM, date_to=TO, product=product)
+        assert every.pair_total == len(every.by_pair) > 2
+        for limit in range(1, len(every.by_pair) + 2):
+            first = distribution(root=root, date_from=FROM, date_to=TO, product=product, pair_limit=limit)
+            assert first.by_level == every.by_level, (root, product, limit)
+            assert first.by_pair == every.by_pair[:limit], (root, product, limit)
+            assert first.pair_total == len(every.by_pair)
+    # the rows by level are the documents' whatever the limit
+    rows = selector_rows(distribution(root=None, date_from=FROM, date_to=TO, pair_limit=1))
+    assert {k: v for k, v in rows.items() if k[0] == "level"} == {
+        k: v for k, v in expected_rows(None).items() if k[0] == "level"
+    }
+    assert len([k for k in rows if k[0] == "pair"]) == 1
+
+
 def test_period_is_the_dispatch_date(world):
     assert world["shipments"]["old"].dispatch_date == days_ago(200)
     rows = selector_rows(distribution(root=world["prov"], date_from=days_ago(365), date_to=days_ago(100)))
@@ -298,42 +369,12 @@ def test_page_and_exports_hold_the_same_rows(client, world):
     assert response.status_code == 200
     html = response.content.decode()
     assert "plotly" not in html
-    by_level, by_pair = response.context["by_level"], response.context["by_pair"]
-    headers = by_level["headers"]
-    page = [headers] + [[v for v, _n in row] for row in by_level["rows"] + by_pair["rows"]]
+    by_level = response.context["by_level"]
+    page = page_cells(response)
     # the page's figures are the documents'
-    expected = expected_rows(world["prov"])
-    assert len(page) - 1 == len(expected)
-    for row in page[1:]:
-        cells = dict(zip(headers, row, strict=True))
-        kind = "pair" if cells["Origin"] else "level"
-        levels = {label: level for level, label in LEVELS.items()}
-        key = (
-            kind,
-            levels[cells["From level"]],
-            levels[cells["To level"]],
-            cells["Origin"],
-            cells["Destination"],
-            "*" if cells["Product"] == "All products" else cells["Product"],
-        )
-        want = expected[key]
-        assert [
-            cells["Shipments"],
-            cells["Quantity shipped"],
-            cells["Quantity received"],
-            cells["Fill rate (%)"],
-            cells["Lead time, median (days)"],
-            cells["Lead time, longest (days)"],
-            cells["In transit now"],
-        ] == [
-            want["shipments"],
-            want["shipped"],
-            want["received"],
-            want["fill_rate"],
-            want["lead_median"],
-            want["lead_max"],
-            want["in_transit"],
-        ]
+    assert page_rows(response) == expected_rows(world["prov"])
+    assert f"Period shown: {date_format(FROM, 'SHORT_DATE_FORMAT')} – {date_format(TO, 'SHORT_DATE_FORMAT')}" in html
+    assert "by default" not in html  # a period of the user's own
     # rows by level first, then by origin → destination; each route's all-products row first
     assert [row[:7] for row in page[1:5]] == [
         ["Province", "District", "", "", "", "", product]
@@ -353,6 +394,66 @@ def test_page_and_exports_hold_the_same_rows(client, world):
         xlsx_cells(export(client, "distribution", PERIOD, "xlsx")),
         csv_cells(export(client, "distribution", PERIOD, "csv")),
     )
+
+
+def test_the_default_period_is_the_last_complete_month(client, world, make_user):
+    """Without dates the page, its form and its exports take the last complete month; the page
+    says which period it shows; a longer one may be chosen, up to the maximum."""
+    first, last = LAST_MONTH
+    pk = world["lots"]["PIL-KOMB"]
+    keeper = make_user("gudang-73", world["other"])
+    for quantity, day in ((7, first), (11, last), (9, first - dt.timedelta(days=1)), (13, THIS_MONTH)):
+        shipment = shipment_create(
+            origin=world["other"],
+            destination=world["other_district"],
+            lines=[LineSpec(pk.product, quantity, pk)],
+            actor=keeper,
+        )
+        shipment_dispatch(shipment=shipment, actor=keeper, business_date=day)
+    client.force_login(world["users"]["admin"])
+    response = client.get(URL)
+    assert response.status_code == 200
+    params, form = response.context["params"], response.context["form"]
+    assert (params["from"], params["to"]) == (first, last)
+    assert (form["from"].value(), form["to"].value()) == (first.isoformat(), last.isoformat())
+    html = response.content.decode()
+    period = f"{date_format(first, 'SHORT_DATE_FORMAT')} – {date_format(last, 'SHORT_DATE_FORMAT')}"
+    assert f"Period shown: {period}" in html
+    assert "(the last complete month, by default: choose other dates above" in html
+    # the month's figures are the documents': its first and last days count, the days around it not
+    rows = page_rows(response)
+    assert rows == expected_rows(None, first, last)
+    g = world["shipments"]["g"]  # 50 units on the same route, dispatched 40 days ago
+    assert rows[("pair", "province", "district", "73", "73.71", "PIL-KOMB")]["shipped"] == 7 + 11 + (
+        50 if first <= g.dispatch_date <= last else 0
+    )
+    # the exports without dates hold the same rows
+    same_as_page(
+        page_cells(response),
+        xlsx_cells(export(client, "distribution", {}, "xlsx")),
+        csv_cells(export(client, "distribution", {}, "csv")),
+    )
+    # a longer period, up to the maximum
+    longest = {"from": (last - dt.timedelta(days=MAX_DAYS - 1)).isoformat(), "to": last.isoformat()}
+    response = client.get(URL, longest)
+    assert response.status_code == 200
+    assert page_rows(response) == expected_rows(None, last - dt.timedelta(days=MAX_DAYS - 1), last)
+    assert "by default" not in response.content.decode()
+    too_long = {"from": (last - dt.timedelta(days=MAX_DAYS)).isoformat(), "to": last.isoformat()}
+    response = client.get(URL, too_long)
+    assert response.status_code == 400
+    assert "A report covers at most" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/reports/consumption/", "/reports/cyp/"])
+def test_consumption_and_cyp_keep_the_last_twelve_months(client, world, url):
+    client.force_login(world["users"]["prov"])
+    response = client.get(url)
+    assert response.status_code == 200
+    first, last = add_months(THIS_MONTH, -12), THIS_MONTH - dt.timedelta(days=1)
+    params, form = response.context["params"], response.context["form"]
+    assert (params["from"], params["to"]) == (first, last)
+    assert (form["from"].value(), form["to"].value()) == (first.isoformat(), last.isoformat())
 
 
 def test_scope_on_page_and_exports(client, world):
@@ -444,4 +545,15 @@ def test_a_long_page_shows_the_first_rows_and_the_export_all(client, world, monk
     pair_rows = [row for row in text[1:] if row[2]]
     assert by_pair["total"] == len(pair_rows) > 2
     assert [["" if v is None else str(v) for v, _n in row] for row in by_pair["rows"]] == pair_rows[:2]
-    assert f"The first 2 of {len(pair_rows)} rows; the downloads hold every one." in response.content.decode()
+    html = response.content.decode()
+    assert f"The first 2 of {len(pair_rows)} rows; the downloads hold every one." in html
+    assert "The rows by level above count every shipment." in html
+    # the rows by level stay whole: the download's, the documents'
+    level_rows = [row for row in text[1:] if not row[2]]
+    assert [["" if v is None else str(v) for v, _n in row] for row in response.context["by_level"]["rows"]] == (
+        level_rows
+    )
+    rows = page_rows(response)
+    assert {k: v for k, v in rows.items() if k[0] == "level"} == {
+        k: v for k, v in expected_rows(world["prov"]).items() if k[0] == "level"
+    }
