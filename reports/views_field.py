@@ -14,14 +14,13 @@ country) first picks one of their districts from a list.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from inventory.models import Level
-from inventory.selectors.scope import is_unscoped, location_for_user, visible_locations
+from inventory.selectors.scope import location_for_user, visible_locations
+from reports.report_registry import scope_root
 from reports.selectors.field import field_overview
 
 AREA_LEVELS = (Level.DISTRICT, Level.CLINIC)
@@ -31,8 +30,7 @@ AREA_LEVELS = (Level.DISTRICT, Level.CLINIC)
 @require_GET
 def field_page(request):
     user = request.user
-    if user.location_id is None and not is_unscoped(user):
-        raise PermissionDenied(_("Your account has no location: ask an administrator to set one."))
+    scope_root(user)  # a user without a location sees no field page
     code = request.GET.get("district", "").strip()
     area = location_for_user(user, code) if code else user.location
     if area is None or area.level not in AREA_LEVELS:
